@@ -1,0 +1,432 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/store"
+)
+
+// VMCreateRecord inserts the VM row in state Starting (ZStack's
+// instantiateVmFromNewCreate); a retry finds it there and succeeds.
+func (a *Activities) VMCreateRecord(ctx context.Context, p activities.CreateVMParams) error {
+	if err := a.Faults.check(activities.VMCreateRecord); err != nil {
+		return wrap(err)
+	}
+	if ok, err := a.Store.Exists(ctx, store.ResVMInstance, p.VMUUID); err != nil || ok {
+		return err
+	}
+	var img models.Image
+	if p.ImageUUID != "" {
+		if err := a.Store.Get(ctx, store.ResImage, p.ImageUUID, &img); err != nil {
+			return wrap(err)
+		}
+	}
+	platform := p.Platform
+	if platform == "" {
+		platform = img.Platform
+	}
+	if platform == "" {
+		platform = "Linux"
+	}
+	arch := string(img.Architecture)
+	if arch == "" {
+		arch = "x86_64"
+	}
+	now := models.Now()
+	vm := models.VMInstance{
+		Base:      models.Base{UUID: p.VMUUID, Name: p.Name, Description: models.Ref(p.Description), CreateDate: now, LastOpDate: now},
+		ImageUUID: models.Ref(p.ImageUUID), InstanceOfferingUUID: models.Ref(p.InstanceOfferingUUID),
+		Platform: platform, Architecture: arch, DefaultL3NetworkUUID: models.Ref(p.DefaultL3NetworkUUID),
+		Type: "UserVm", HypervisorType: "", MemorySize: p.MemorySize, CPUNum: p.CPUNum,
+		AllocatorStrategy: "LeastVmPreferredHostAllocatorStrategy", State: models.VMStarting,
+		GuestOSType: img.GuestOSType,
+	}
+	if err := a.Store.Create(ctx, store.ResVMInstance, &vm, vm.UUID, p.AccountUUID); err != nil {
+		if models.AsError(err).Kind == models.KindConflict {
+			return nil
+		}
+		return wrap(err)
+	}
+	return wrap(a.Store.AddTags(ctx, vm.UUID, store.ResVMInstance, p.SystemTags, p.UserTags))
+}
+
+// VMDeleteRecord removes the VM row (compensation of VMCreateRecord).
+func (a *Activities) VMDeleteRecord(ctx context.Context, p activities.VMRef) error {
+	return wrap(a.Store.Delete(ctx, store.ResVMInstance, p.VMUUID))
+}
+
+// diskSize is the root disk size: explicit, else the image's size.
+func (a *Activities) diskSizes(ctx context.Context, p activities.CreateVMParams) (root int64, total int64, err error) {
+	root = p.RootDiskSize
+	if root == 0 && p.ImageUUID != "" {
+		var img models.Image
+		if err := a.Store.Get(ctx, store.ResImage, p.ImageUUID, &img); err != nil {
+			return 0, 0, err
+		}
+		root = img.Size
+	}
+	total = root
+	for _, d := range p.DataDiskSizes {
+		total += d
+	}
+	return root, total, nil
+}
+
+// imageBackupStorage picks a backup storage holding the image (ZStack's
+// VmImageSelectBackupStorageFlow); the allocator then only takes hosts in a
+// zone that backup storage serves.
+func (a *Activities) imageBackupStorage(ctx context.Context, imageUUID string) (string, error) {
+	if imageUUID == "" {
+		return "", nil
+	}
+	inv, err := a.Store.Inventory(ctx, store.ResImage, imageUUID)
+	if err != nil {
+		return "", err
+	}
+	img := inv.(*models.Image)
+	for _, r := range img.BackupStorageRefs {
+		if r.Status == models.ImageReady {
+			return r.BackupStorageUUID, nil
+		}
+	}
+	return "", models.Unavailable("image[uuid:%s] is not ready on any backup storage", imageUUID).WithCode(models.CodeAllocation)
+}
+
+// VMAllocateHost runs the host allocator and reserves the host's CPU and
+// memory and the primary storage's capacity, trying candidates in order
+// (least VMs first) until a conditional reservation wins.
+func (a *Activities) VMAllocateHost(ctx context.Context, p activities.CreateVMParams) (activities.HostAllocation, error) {
+	if err := a.Faults.check(activities.VMAllocateHost); err != nil {
+		return activities.HostAllocation{}, wrap(err)
+	}
+	root, total, err := a.diskSizes(ctx, p)
+	if err != nil {
+		return activities.HostAllocation{}, wrap(err)
+	}
+	bs, err := a.imageBackupStorage(ctx, p.ImageUUID)
+	if err != nil {
+		return activities.HostAllocation{}, wrap(err)
+	}
+	req := store.AllocationRequest{CPU: int64(p.CPUNum), Memory: p.MemorySize, DiskSize: total, ZoneUUID: p.ZoneUUID,
+		ClusterUUID: p.ClusterUUID, HostUUID: p.HostUUID, PSUUID: p.PSUUID, L3UUIDs: p.L3NetworkUUIDs, BSUUID: bs}
+	alloc, err := a.allocate(ctx, req)
+	if err != nil {
+		return alloc, wrap(err)
+	}
+	_ = root
+	if err := a.Store.Update(ctx, store.ResVMInstance, p.VMUUID, map[string]any{
+		"zoneUuid": alloc.ZoneUUID, "clusterUuid": alloc.ClusterUUID, "hostUuid": alloc.HostUUID,
+		"hypervisorType": a.hostHypervisor(ctx, alloc.HostUUID)}); err != nil {
+		a.release(ctx, alloc)
+		return activities.HostAllocation{}, wrap(err)
+	}
+	return alloc, nil
+}
+
+func (a *Activities) hostHypervisor(ctx context.Context, hostUUID string) string {
+	var h models.Host
+	if err := a.Store.Get(ctx, store.ResHost, hostUUID, &h); err != nil {
+		return ""
+	}
+	return h.HypervisorType
+}
+
+func (a *Activities) allocate(ctx context.Context, req store.AllocationRequest) (activities.HostAllocation, error) {
+	cands, err := a.Store.HostCandidates(ctx, req, 50)
+	if err != nil {
+		return activities.HostAllocation{}, err
+	}
+	if len(cands) == 0 {
+		return activities.HostAllocation{}, models.Unavailable("no host can hold the vm: none passed the filters "+
+			"(state Enabled, status Connected, hypervisor, cpu %d, memory %d, primary storage capacity %d, attached L2, image's zone)",
+			req.CPU, req.Memory, req.DiskSize).WithCode(models.CodeAllocation)
+	}
+	// Candidates with equally few VMs are tried in random order so that
+	// concurrent creates spread instead of racing for one host.
+	for i := 0; i < len(cands); {
+		j := i
+		for j < len(cands) && cands[j].VMCount == cands[i].VMCount {
+			j++
+		}
+		rand.Shuffle(j-i, func(x, y int) { cands[i+x], cands[i+y] = cands[i+y], cands[i+x] })
+		i = j
+	}
+	var last error
+	for _, c := range cands {
+		if err := a.Store.ReserveHostCapacity(ctx, c.HostUUID, req.CPU, req.Memory); err != nil {
+			last = err
+			continue
+		}
+		if req.DiskSize > 0 {
+			if err := a.Store.ReservePSCapacity(ctx, c.PSUUID, req.DiskSize); err != nil {
+				_ = a.Store.ReturnHostCapacity(ctx, c.HostUUID, req.CPU, req.Memory)
+				last = err
+				continue
+			}
+		}
+		return activities.HostAllocation{HostUUID: c.HostUUID, ClusterUUID: c.ClusterUUID, ZoneUUID: c.ZoneUUID,
+			PSUUID: c.PSUUID, CPU: req.CPU, Memory: req.Memory, DiskSize: req.DiskSize}, nil
+	}
+	return activities.HostAllocation{}, last
+}
+
+func (a *Activities) release(ctx context.Context, alloc activities.HostAllocation) {
+	_ = a.Store.ReturnHostCapacity(ctx, alloc.HostUUID, alloc.CPU, alloc.Memory)
+	if alloc.DiskSize > 0 && alloc.PSUUID != "" {
+		_ = a.Store.ReturnPSCapacity(ctx, alloc.PSUUID, alloc.DiskSize)
+	}
+}
+
+// VMAllocateHostForStart picks a host for a stopped VM among the clusters
+// its root volume's primary storage is attached to, and reserves CPU and
+// memory (the storage is already held).
+func (a *Activities) VMAllocateHostForStart(ctx context.Context, p activities.VMStartAllocParams) (activities.HostAllocation, error) {
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, p.VMUUID, &vm); err != nil {
+		return activities.HostAllocation{}, wrap(err)
+	}
+	vols, err := a.Store.VMVolumes(ctx, p.VMUUID)
+	if err != nil || len(vols) == 0 {
+		return activities.HostAllocation{}, wrap(models.Unavailable("vm[uuid:%s] has no root volume", p.VMUUID))
+	}
+	nics, err := a.Store.VMNics(ctx, p.VMUUID)
+	if err != nil {
+		return activities.HostAllocation{}, err
+	}
+	req := store.AllocationRequest{CPU: int64(vm.CPUNum), Memory: vm.MemorySize, HostUUID: p.HostUUID, ClusterUUID: p.ClusterUUID,
+		PSUUID: string(vols[0].PrimaryStorageUUID)}
+	for _, n := range nics {
+		req.L3UUIDs = append(req.L3UUIDs, n.L3NetworkUUID)
+	}
+	alloc, err := a.allocate(ctx, req)
+	return alloc, wrap(err)
+}
+
+// VMReleaseHost gives back what VMAllocateHost took. It is idempotent per
+// workflow only through the saga (it runs once per allocation).
+func (a *Activities) VMReleaseHost(ctx context.Context, alloc activities.HostAllocation) error {
+	if err := a.Store.ReturnHostCapacity(ctx, alloc.HostUUID, alloc.CPU, alloc.Memory); err != nil {
+		return err
+	}
+	if alloc.DiskSize > 0 && alloc.PSUUID != "" {
+		return a.Store.ReturnPSCapacity(ctx, alloc.PSUUID, alloc.DiskSize)
+	}
+	return nil
+}
+
+// VMAllocateVolumes records the root volume and the data volumes on the
+// allocated primary storage.
+func (a *Activities) VMAllocateVolumes(ctx context.Context, p activities.VMAllocParams) error {
+	if err := a.Faults.check(activities.VMAllocateVolumes); err != nil {
+		return wrap(err)
+	}
+	root, _, err := a.diskSizes(ctx, p.P)
+	if err != nil {
+		return wrap(err)
+	}
+	now := models.Now()
+	sizes := append([]int64{root}, p.P.DataDiskSizes...)
+	for i, size := range sizes {
+		typ, name := "Data", fmt.Sprintf("DATA-for-%s-%d", p.P.Name, i)
+		uuid := models.NameUUID(p.P.VMUUID, "volume", fmt.Sprint(i))
+		v := models.Volume{Base: models.Base{UUID: uuid, Name: name, CreateDate: now, LastOpDate: now},
+			PrimaryStorageUUID: models.Ref(p.Alloc.PSUUID), VMInstanceUUID: models.Ref(p.P.VMUUID),
+			Type: typ, Format: "qcow2", Size: size, DeviceID: i, State: models.StateEnabled, Status: models.VolumeCreating}
+		if i == 0 {
+			v.Type, v.Name, v.RootImageUUID = "Root", "ROOT-for-"+p.P.Name, models.Ref(p.P.ImageUUID)
+		}
+		if err := a.Store.Create(ctx, store.ResVolume, &v, v.UUID, p.P.AccountUUID); err != nil && models.AsError(err).Kind != models.KindConflict {
+			return wrap(err)
+		}
+	}
+	return wrap(a.Store.Update(ctx, store.ResVMInstance, p.P.VMUUID, map[string]any{"rootVolumeUuid": models.NameUUID(p.P.VMUUID, "volume", "0")}))
+}
+
+// VMReleaseVolumes deletes the volume records of a VM being rolled back.
+func (a *Activities) VMReleaseVolumes(ctx context.Context, p activities.VMAllocParams) error {
+	vols, err := a.Store.VMVolumes(ctx, p.P.VMUUID)
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		if err := a.Store.Delete(ctx, store.ResVolume, v.UUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// macFor derives a stable, locally administered MAC for a NIC.
+func macFor(nicUUID string) string {
+	h := models.NameUUID("mac", nicUUID)
+	return fmt.Sprintf("fa:%s:%s:%s:%s:%s", h[0:2], h[2:4], h[4:6], h[6:8], h[8:10])
+}
+
+// VMAllocateNICs records one NIC per L3 network.
+func (a *Activities) VMAllocateNICs(ctx context.Context, p activities.VMAllocParams) error {
+	if err := a.Faults.check(activities.VMAllocateNICs); err != nil {
+		return wrap(err)
+	}
+	now := models.Now()
+	for i, l3 := range p.P.L3NetworkUUIDs {
+		uuid := models.NameUUID(p.P.VMUUID, "nic", l3)
+		n := models.VMNic{UUID: uuid, VMInstanceUUID: p.P.VMUUID, L3NetworkUUID: l3, MAC: macFor(uuid),
+			HypervisorType: a.hostHypervisor(ctx, p.Alloc.HostUUID), IPVersion: 4, DriverType: "virtio",
+			InternalName: fmt.Sprintf("vnic%d.%d", i, i), DeviceID: i, Type: "VNIC", State: models.StateEnabled, CreateDate: now, LastOpDate: now}
+		if err := a.Store.Insert(ctx, store.ResVMNic, &n); err != nil && models.AsError(err).Kind != models.KindConflict {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// VMReleaseNICs deletes a VM's NIC records.
+func (a *Activities) VMReleaseNICs(ctx context.Context, p activities.VMRef) error {
+	nics, err := a.Store.VMNics(ctx, p.VMUUID)
+	if err != nil {
+		return err
+	}
+	for _, n := range nics {
+		if err := a.Store.Delete(ctx, store.ResVMNic, n.UUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VMAllocateIPs gives each NIC an address of its L3 (the static one from a
+// staticIp tag when given).
+func (a *Activities) VMAllocateIPs(ctx context.Context, p activities.VMAllocParams) error {
+	if err := a.Faults.check(activities.VMAllocateIPs); err != nil {
+		return wrap(err)
+	}
+	nics, err := a.Store.VMNics(ctx, p.P.VMUUID)
+	if err != nil {
+		return err
+	}
+	for _, n := range nics {
+		u, err := a.Store.AllocateIP(ctx, n.L3NetworkUUID, n.UUID, p.P.StaticIPs[n.L3NetworkUUID])
+		if err != nil {
+			return wrap(err)
+		}
+		if err := a.Store.Update(ctx, store.ResVMNic, n.UUID, map[string]any{"ip": u.IP, "netmask": u.Netmask, "gateway": u.Gateway}); err != nil {
+			return wrap(err)
+		}
+	}
+	return nil
+}
+
+// VMReleaseIPs frees the addresses of a VM's NICs.
+func (a *Activities) VMReleaseIPs(ctx context.Context, p activities.VMRef) error {
+	nics, err := a.Store.VMNics(ctx, p.VMUUID)
+	if err != nil {
+		return err
+	}
+	for _, n := range nics {
+		if err := a.Store.ReleaseIPsOfNIC(ctx, n.UUID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VMSpec describes a VM as its host needs it.
+func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities.VMSpecResult, error) {
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, p.VMUUID, &vm); err != nil {
+		return activities.VMSpecResult{}, wrap(err)
+	}
+	out := activities.VMSpecResult{HostUUID: string(vm.HostUUID), CPU: int64(vm.CPUNum), Memory: vm.MemorySize, State: vm.State,
+		VolumeHosts: map[string]string{},
+		Spec:        hostapi.VMSpec{UUID: vm.UUID, Name: vm.Name, CPUNum: vm.CPUNum, MemorySize: vm.MemorySize, Platform: vm.Platform}}
+	vols, err := a.Store.VMVolumes(ctx, vm.UUID)
+	if err != nil {
+		return out, err
+	}
+	var imgURL string
+	if vm.ImageUUID != "" {
+		var img models.Image
+		if err := a.Store.Get(ctx, store.ResImage, string(vm.ImageUUID), &img); err == nil {
+			imgURL = img.URL
+		}
+	}
+	for _, v := range vols {
+		vs := hostapi.VolumeSpec{UUID: v.UUID, Type: v.Type, PrimaryStorageUUID: string(v.PrimaryStorageUUID),
+			InstallPath: string(v.InstallPath), Format: v.Format, Size: v.Size, DeviceID: v.DeviceID}
+		if v.HostUUID != "" {
+			out.VolumeHosts[v.UUID] = string(v.HostUUID)
+		}
+		if v.Type == "Root" {
+			vs.ImageUUID, vs.ImageURL = string(v.RootImageUUID), imgURL
+			out.Spec.RootVolume = vs
+		} else {
+			out.Spec.DataVolumes = append(out.Spec.DataVolumes, vs)
+		}
+	}
+	nics, err := a.Store.VMNics(ctx, vm.UUID)
+	if err != nil {
+		return out, err
+	}
+	for _, n := range nics {
+		out.Spec.NICs = append(out.Spec.NICs, hostapi.NICSpec{UUID: n.UUID, MAC: n.MAC, IP: string(n.IP), Netmask: string(n.Netmask),
+			Gateway: string(n.Gateway), L3UUID: n.L3NetworkUUID, DeviceID: n.DeviceID, Driver: n.DriverType})
+	}
+	return out, nil
+}
+
+// VolumeSetHost records where a volume was instantiated.
+func (a *Activities) VolumeSetHost(ctx context.Context, p activities.VolumeHost) error {
+	return wrap(a.Store.Update(ctx, store.ResVolume, p.VolumeUUID, map[string]any{
+		"installPath": p.InstallPath, "actualSize": p.ActualSize, "status": models.VolumeReady}))
+}
+
+// VMSetState sets a VM's state and optionally its host.
+func (a *Activities) VMSetState(ctx context.Context, p activities.VMStateParams) error {
+	if err := a.Faults.check(activities.VMSetState + ":" + p.State); err != nil {
+		return wrap(err)
+	}
+	var host *string
+	if p.SetHost {
+		host = &p.HostUUID
+	}
+	return wrap(a.Store.SetVMState(ctx, p.VMUUID, p.State, host))
+}
+
+// VMTransition takes a VM through its state machine (the per-VM lock).
+func (a *Activities) VMTransition(ctx context.Context, p activities.VMTransitionParams) (activities.VMTransitionResult, error) {
+	prev, err := a.Store.TransitionVM(ctx, p.VMUUID, models.VMEvent(p.Event))
+	if err != nil {
+		return activities.VMTransitionResult{}, wrap(err)
+	}
+	return activities.VMTransitionResult{Prev: prev}, nil
+}
+
+// VMExpungeRecord deletes a VM's volume records (returning their primary
+// storage capacity) and the VM record.
+func (a *Activities) VMExpungeRecord(ctx context.Context, p activities.VMRef) error {
+	vols, err := a.Store.VMVolumes(ctx, p.VMUUID)
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		if v.PrimaryStorageUUID != "" {
+			if err := a.Store.ReturnPSCapacity(ctx, string(v.PrimaryStorageUUID), v.Size); err != nil {
+				return err
+			}
+		}
+		if err := a.Store.Delete(ctx, store.ResVolume, v.UUID); err != nil {
+			return err
+		}
+	}
+	return a.Store.Delete(ctx, store.ResVMInstance, p.VMUUID)
+}
+
+// DeletePolicy returns the global vm.deletionPolicy.
+func (a *Activities) DeletePolicy(ctx context.Context, _ activities.VMRef) (string, error) {
+	return a.Store.GlobalConfigValue(ctx, "vm", "deletionPolicy", models.DeletePolicyDelay), nil
+}

@@ -1,0 +1,186 @@
+// Package hostapi is the contract between the control plane and the host
+// agent (zcloud-hostworker): activity names, their params and results, and
+// the task queue of each host. Both sides import it; it imports nothing of
+// ZCloud's but models.
+package hostapi
+
+import "time"
+
+// QueuePrefix starts the name of every host's task queue.
+const QueuePrefix = "host-"
+
+// Queue is the task queue that only the agent of hostUUID polls.
+func Queue(hostUUID string) string { return QueuePrefix + hostUUID }
+
+// AgentVersion is the version of the activity contract. The control plane
+// compares it on connect and ping; an agent of another version is redeployed
+// (real hosts) or refused.
+const AgentVersion = "1"
+
+// Activity names served on a host queue. Every one of them is idempotent:
+// calling it twice with the same params has the effect of calling it once.
+const (
+	ActConnect           = "host.Connect"
+	ActPing              = "host.Ping"
+	ActInstantiateVolume = "host.InstantiateVolume"
+	ActDeleteVolume      = "host.DeleteVolume"
+	ActCreateVM          = "host.CreateVM"
+	ActStartVM           = "host.StartVM"
+	ActStopVM            = "host.StopVM"
+	ActRebootVM          = "host.RebootVM"
+	ActDestroyVM         = "host.DestroyVM"
+)
+
+// Timeouts that every caller of a host activity uses. ScheduleToStart is
+// short so that work aimed at a dead host fails fast and the saga rolls back.
+const (
+	ScheduleToStart = 10 * time.Second
+	StartToClose    = 5 * time.Minute
+)
+
+// Error types carried by ApplicationErrors from the agent.
+const (
+	ErrTypeNotFound    = "NotFound"
+	ErrTypeInvalid     = "Invalid"
+	ErrTypeUnsupported = "NotSupported"
+	ErrTypeFailed      = "HostOperationFailed"
+	ErrTypeInjected    = "InjectedFailure"
+)
+
+// VM power states as the hypervisor reports them.
+const (
+	PowerRunning = "Running"
+	PowerStopped = "Stopped"
+	PowerPaused  = "Paused"
+	PowerUnknown = "Unknown"
+)
+
+// ConnectParams asks the agent to identify itself and report its facts.
+type ConnectParams struct {
+	HostUUID string `json:"hostUuid"`
+}
+
+// HostFacts is what an agent knows about its host.
+type HostFacts struct {
+	HostUUID      string `json:"hostUuid"`
+	AgentVersion  string `json:"agentVersion"`
+	Driver        string `json:"driver"`
+	DomainType    string `json:"domainType"` // kvm, qemu, sim
+	CPUNum        int    `json:"cpuNum"`
+	CPUSockets    int    `json:"cpuSockets"`
+	MemoryBytes   int64  `json:"memoryBytes"`
+	Architecture  string `json:"architecture"`
+	OSDistro      string `json:"osDistribution"`
+	OSRelease     string `json:"osRelease"`
+	OSVersion     string `json:"osVersion"`
+	HypervisorVer string `json:"hypervisorVersion"`
+}
+
+// PingParams checks an agent is alive and asks what runs on it.
+type PingParams struct {
+	HostUUID string `json:"hostUuid"`
+}
+
+// VMState is one domain as the host sees it.
+type VMState struct {
+	UUID  string `json:"uuid"`
+	State string `json:"state"`
+}
+
+// PingResult answers a ping: the agent's identity and every domain it has,
+// so that the control plane can sync VM states (the host is the truth).
+type PingResult struct {
+	HostUUID     string    `json:"hostUuid"`
+	AgentVersion string    `json:"agentVersion"`
+	VMs          []VMState `json:"vms"`
+}
+
+// VolumeSpec describes a volume on a primary storage as the host needs it.
+type VolumeSpec struct {
+	UUID               string `json:"uuid"`
+	Type               string `json:"type"` // Root, Data
+	PrimaryStorageUUID string `json:"primaryStorageUuid"`
+	InstallPath        string `json:"installPath"`
+	Format             string `json:"format"`
+	Size               int64  `json:"size"`
+	DeviceID           int    `json:"deviceId"`
+	ImageUUID          string `json:"imageUuid,omitempty"`
+	ImageURL           string `json:"imageUrl,omitempty"`
+}
+
+// InstantiateVolumeParams creates a volume's file or device on the host.
+type InstantiateVolumeParams struct {
+	Volume VolumeSpec `json:"volume"`
+}
+
+// InstantiateVolumeResult reports where the volume now lives.
+type InstantiateVolumeResult struct {
+	InstallPath string `json:"installPath"`
+	ActualSize  int64  `json:"actualSize"`
+}
+
+// DeleteVolumeParams removes a volume from the host; a missing volume is not
+// an error.
+type DeleteVolumeParams struct {
+	Volume VolumeSpec `json:"volume"`
+}
+
+// NICSpec describes a VM NIC.
+type NICSpec struct {
+	UUID     string `json:"uuid"`
+	MAC      string `json:"mac"`
+	IP       string `json:"ip"`
+	Netmask  string `json:"netmask"`
+	Gateway  string `json:"gateway"`
+	L3UUID   string `json:"l3NetworkUuid"`
+	Bridge   string `json:"bridge"`
+	DeviceID int    `json:"deviceId"`
+	Driver   string `json:"driver"` // virtio, e1000
+}
+
+// VMSpec is everything the host needs to define a domain.
+type VMSpec struct {
+	UUID        string       `json:"uuid"`
+	Name        string       `json:"name"`
+	CPUNum      int          `json:"cpuNum"`
+	MemorySize  int64        `json:"memorySize"`
+	Platform    string       `json:"platform"`
+	RootVolume  VolumeSpec   `json:"rootVolume"`
+	DataVolumes []VolumeSpec `json:"dataVolumes"`
+	NICs        []NICSpec    `json:"nics"`
+}
+
+// CreateVMParams defines a domain and, when Start is set, starts it.
+type CreateVMParams struct {
+	VM    VMSpec `json:"vm"`
+	Start bool   `json:"start"`
+}
+
+// VMOpResult is the state a VM operation left the domain in.
+type VMOpResult struct {
+	State string `json:"state"`
+}
+
+// StartVMParams starts a defined (or redefines and starts a) domain.
+type StartVMParams struct {
+	VM VMSpec `json:"vm"`
+}
+
+// StopVMParams stops a domain: "grace" asks the guest and falls back to a
+// forced stop after GraceTimeout; "cold" forces at once.
+type StopVMParams struct {
+	VMUUID       string        `json:"vmUuid"`
+	Type         string        `json:"type"`
+	GraceTimeout time.Duration `json:"graceTimeout"`
+}
+
+// RebootVMParams reboots a running domain.
+type RebootVMParams struct {
+	VMUUID string `json:"vmUuid"`
+}
+
+// DestroyVMParams stops and undefines a domain; a missing domain is not an
+// error.
+type DestroyVMParams struct {
+	VMUUID string `json:"vmUuid"`
+}

@@ -1,0 +1,134 @@
+// Command zcloud-hostworker is the host agent: it serves its host's Temporal
+// task queue with a driver (sim now, libvirt later). It holds no database
+// credentials; everything it knows comes in activity params.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/hostworker"
+	"github.com/zcloud/zcloud/hostworker/sim"
+)
+
+// faultsEnv holds sim faults when --sim-faults is not given.
+const faultsEnv = "ZCLOUD_SIM_FAULTS"
+
+type flags struct {
+	hostUUID  string
+	temporal  string
+	namespace string
+	driver    string
+	logLevel  string
+	simCPU    int
+	simMemory string
+	simFaults string
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var level slog.LevelVar
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	if err := newCommand(logger, &level).ExecuteContext(ctx); err != nil {
+		logger.Error("zcloud-hostworker failed", slog.Any("error", err))
+		return 1
+	}
+	return 0
+}
+
+func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
+	var f flags
+	cmd := &cobra.Command{
+		Use:           "zcloud-hostworker",
+		Short:         "Serve a host's ZCloud activities on its Temporal task queue",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			return serve(cmd.Context(), logger, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.hostUUID, "host-uuid", "", "UUID of the host this agent serves (required)")
+	fl.StringVar(&f.temporal, "temporal", "127.0.0.1:7233", "Temporal frontend host:port")
+	fl.StringVar(&f.namespace, "namespace", "default", "Temporal namespace")
+	fl.StringVar(&f.driver, "driver", sim.Name, "host driver: "+strings.Join(hostworker.DriverNames(), ", "))
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.IntVar(&f.simCPU, "sim-cpu", 0, "sim: CPU count (0 for the default)")
+	fl.StringVar(&f.simMemory, "sim-memory", "", `sim: memory in bytes or with a unit, e.g. "64G" (binary)`)
+	fl.StringVar(&f.simFaults, "sim-faults", os.Getenv(faultsEnv),
+		`sim: faults, e.g. "host.CreateVM=fail:boom,host.StartVM=delay:2s" (default $`+faultsEnv+`)`)
+	if err := cmd.MarkFlagRequired("host-uuid"); err != nil {
+		panic(err) // the flag is defined just above
+	}
+	return cmd
+}
+
+// driverOptions turns the sim flags into driver options.
+func driverOptions(f flags) map[string]string {
+	opts := map[string]string{}
+	if f.driver != sim.Name {
+		return opts
+	}
+	if f.simCPU != 0 {
+		opts[sim.OptCPU] = strconv.Itoa(f.simCPU)
+	}
+	if f.simMemory != "" {
+		opts[sim.OptMemory] = f.simMemory
+	}
+	if f.simFaults != "" {
+		opts[sim.OptFaults] = f.simFaults
+	}
+	return opts
+}
+
+func serve(ctx context.Context, logger *slog.Logger, f flags) error {
+	if strings.TrimSpace(f.hostUUID) == "" {
+		return errors.New("--host-uuid is empty")
+	}
+	d, err := hostworker.NewDriver(f.driver, driverOptions(f))
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  f.temporal,
+		Namespace: f.namespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", f.temporal, err)
+	}
+	defer c.Close()
+
+	logger.Info("host agent starting",
+		slog.String("host_uuid", f.hostUUID),
+		slog.String("driver", f.driver),
+		slog.String("task_queue", hostapi.Queue(f.hostUUID)),
+		slog.String("temporal", f.temporal),
+		slog.String("namespace", f.namespace))
+	if err := hostworker.New(f.hostUUID, d, logger).Run(ctx, c, hostworker.DefaultWorkerOptions()); err != nil {
+		return err
+	}
+	logger.Info("host agent stopped", slog.String("host_uuid", f.hostUUID))
+	return nil
+}

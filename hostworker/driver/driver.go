@@ -1,0 +1,122 @@
+// Package driver is the contract between the host agent and the hypervisor,
+// storage and network drivers it runs on (libvirt, sim). It sits below both
+// the agent and the drivers, as database/sql/driver does for database/sql, so
+// that a driver package imports neither Temporal nor the agent.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zcloud/zcloud/activities/hostapi"
+)
+
+// ErrInjected marks a failure that a test or demo asked a driver to produce
+// (the sim's fault injection). The agent reports it as
+// hostapi.ErrTypeInjected, never retried, so that a saga's rollback is what
+// gets exercised.
+var ErrInjected = errors.New("injected failure")
+
+// Stop types of hostapi.StopVMParams.Type.
+const (
+	StopGrace = "grace" // ask the guest, force after the grace timeout
+	StopCold  = "cold"  // force at once
+)
+
+// Driver does the host side of every hostapi activity. The agent calls it
+// from many goroutines at once, so implementations are safe for concurrent
+// use.
+//
+// Every method is idempotent because an activity may run again after the
+// agent died half way: instantiating an existing identical volume, creating
+// an existing identical VM, stopping a stopped or missing VM, and destroying
+// or deleting what is already gone all succeed. Errors carry a models kind
+// (models.ErrNotFound, models.ErrInvalid, models.ErrConflict),
+// errors.ErrUnsupported or ErrInjected when the failure is a business one;
+// anything else is taken for a transient failure and retried.
+type Driver interface {
+	// Facts reports the host's hardware and software. The agent fills in the
+	// host UUID and the agent version.
+	Facts(ctx context.Context) (hostapi.HostFacts, error)
+	// ListVMs reports every domain on the host with its power state; the host
+	// is the truth the control plane syncs to.
+	ListVMs(ctx context.Context) ([]hostapi.VMState, error)
+	// InstantiateVolume creates a volume's file or device, or finds it made.
+	InstantiateVolume(ctx context.Context, vol hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+	// DeleteVolume removes a volume; a missing one is not an error.
+	DeleteVolume(ctx context.Context, vol hostapi.VolumeSpec) error
+	// CreateVM defines a domain on instantiated volumes and, if start is set,
+	// starts it. It returns the domain's power state.
+	CreateVM(ctx context.Context, vm hostapi.VMSpec, start bool) (string, error)
+	// StartVM (re)defines a known domain from vm and starts it; a domain the
+	// host does not know is models.ErrNotFound.
+	StartVM(ctx context.Context, vm hostapi.VMSpec) (string, error)
+	// StopVM stops a domain: typ StopGrace (or empty) asks the guest and
+	// forces after grace, StopCold forces at once. A missing domain counts as stopped,
+	// as in ZStack's agent.
+	StopVM(ctx context.Context, vmUUID, typ string, grace time.Duration) (string, error)
+	// RebootVM restarts a domain (stop then start, so a stopped one ends up
+	// running, as in ZStack's agent).
+	RebootVM(ctx context.Context, vmUUID string) (string, error)
+	// DestroyVM stops and undefines a domain, leaving its volumes; a missing
+	// domain is not an error.
+	DestroyVM(ctx context.Context, vmUUID string) error
+}
+
+// Base answers every Driver method with errors.ErrUnsupported. A driver that
+// does only part of the contract embeds it and overrides what it can, and the
+// control plane gets a clear, non-retried "not supported" for the rest.
+type Base struct{}
+
+var _ Driver = Base{}
+
+func unsupported() error {
+	return fmt.Errorf("%w by this driver", errors.ErrUnsupported)
+}
+
+// Facts is not supported.
+func (Base) Facts(context.Context) (hostapi.HostFacts, error) {
+	return hostapi.HostFacts{}, unsupported()
+}
+
+// ListVMs is not supported.
+func (Base) ListVMs(context.Context) ([]hostapi.VMState, error) {
+	return nil, unsupported()
+}
+
+// InstantiateVolume is not supported.
+func (Base) InstantiateVolume(context.Context, hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error) {
+	return hostapi.InstantiateVolumeResult{}, unsupported()
+}
+
+// DeleteVolume is not supported.
+func (Base) DeleteVolume(context.Context, hostapi.VolumeSpec) error {
+	return unsupported()
+}
+
+// CreateVM is not supported.
+func (Base) CreateVM(context.Context, hostapi.VMSpec, bool) (string, error) {
+	return "", unsupported()
+}
+
+// StartVM is not supported.
+func (Base) StartVM(context.Context, hostapi.VMSpec) (string, error) {
+	return "", unsupported()
+}
+
+// StopVM is not supported.
+func (Base) StopVM(context.Context, string, string, time.Duration) (string, error) {
+	return "", unsupported()
+}
+
+// RebootVM is not supported.
+func (Base) RebootVM(context.Context, string) (string, error) {
+	return "", unsupported()
+}
+
+// DestroyVM is not supported.
+func (Base) DestroyVM(context.Context, string) error {
+	return unsupported()
+}

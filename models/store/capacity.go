@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zcloud/zcloud/models"
+)
+
+// ReserveHostCapacity takes cpu and memory from a host in one conditional
+// update: it succeeds only if the host still has them, so concurrent
+// allocations can never overcommit it.
+func (s *Store) ReserveHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE hosts SET available_cpu_capacity = available_cpu_capacity - ?,
+		available_memory_capacity = available_memory_capacity - ?
+		WHERE uuid = ? AND available_cpu_capacity >= ? AND available_memory_capacity >= ?`,
+		cpu, memory, hostUUID, cpu, memory)
+	if err != nil {
+		return fmt.Errorf("reserve host capacity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return models.Unavailable("host[uuid:%s] has not enough capacity for cpu %d, memory %d", hostUUID, cpu, memory).WithCode(models.CodeAllocation)
+	}
+	return nil
+}
+
+// ReturnHostCapacity gives cpu and memory back to a host, never above its
+// total.
+func (s *Store) ReturnHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE hosts SET
+		available_cpu_capacity = CASE WHEN available_cpu_capacity + ? > total_cpu_capacity THEN total_cpu_capacity ELSE available_cpu_capacity + ? END,
+		available_memory_capacity = CASE WHEN available_memory_capacity + ? > total_memory_capacity THEN total_memory_capacity ELSE available_memory_capacity + ? END
+		WHERE uuid = ?`, cpu, cpu, memory, memory, hostUUID)
+	if err != nil {
+		return fmt.Errorf("return host capacity: %w", err)
+	}
+	return nil
+}
+
+// ReservePSCapacity takes size bytes from a primary storage conditionally.
+func (s *Store) ReservePSCapacity(ctx context.Context, psUUID string, size int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE primary_storages SET available_capacity = available_capacity - ?
+		WHERE uuid = ? AND available_capacity >= ?`, size, psUUID, size)
+	if err != nil {
+		return fmt.Errorf("reserve primary storage capacity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return models.Unavailable("primary storage[uuid:%s] has not enough capacity for %d bytes", psUUID, size).WithCode(models.CodeStorageCapacity)
+	}
+	return nil
+}
+
+// ReturnPSCapacity gives size bytes back to a primary storage.
+func (s *Store) ReturnPSCapacity(ctx context.Context, psUUID string, size int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE primary_storages SET available_capacity =
+		CASE WHEN available_capacity + ? > total_capacity THEN total_capacity ELSE available_capacity + ? END
+		WHERE uuid = ?`, size, size, psUUID)
+	if err != nil {
+		return fmt.Errorf("return primary storage capacity: %w", err)
+	}
+	return nil
+}
+
+// HostCandidate is a host that passed the allocator's filters, with what the
+// sorters need.
+type HostCandidate struct {
+	HostUUID    string `db:"uuid"`
+	ClusterUUID string `db:"cluster_uuid"`
+	ZoneUUID    string `db:"zone_uuid"`
+	PSUUID      string `db:"ps_uuid"`
+	VMCount     int    `db:"vm_count"`
+}
+
+// AllocationRequest is what a VM needs from a host and a primary storage.
+type AllocationRequest struct {
+	CPU, Memory    int64
+	DiskSize       int64
+	HypervisorType string
+	ZoneUUID       string
+	ClusterUUID    string
+	HostUUID       string
+	PSUUID         string
+	L3UUIDs        []string
+	BSUUID         string // the backup storage holding the image: its zone must be the host's
+	AvoidHosts     []string
+}
+
+// HostCandidates runs the host allocator's filters in one query: host
+// Enabled and Connected; cluster Enabled and of the hypervisor type;
+// capacity; every L3's L2 attached to the host's cluster; an Enabled,
+// Connected primary storage attached to the cluster with room for the disks;
+// the image's backup storage attached to the zone. Sorted least VMs first
+// (LeastVmPreferred), then by UUID for stability.
+func (s *Store) HostCandidates(ctx context.Context, r AllocationRequest, limit int) ([]HostCandidate, error) {
+	q := `SELECT h.uuid, h.cluster_uuid, h.zone_uuid, ps.uuid AS ps_uuid,
+	  (SELECT COUNT(*) FROM vm_instances v WHERE v.host_uuid = h.uuid) AS vm_count
+	FROM hosts h
+	JOIN clusters c ON c.uuid = h.cluster_uuid
+	JOIN primary_storage_cluster_refs pr ON pr.cluster_uuid = h.cluster_uuid
+	JOIN primary_storages ps ON ps.uuid = pr.primary_storage_uuid
+	WHERE h.state = 'Enabled' AND h.status = 'Connected' AND c.state = 'Enabled'
+	  AND h.available_cpu_capacity >= ? AND h.available_memory_capacity >= ?
+	  AND ps.state = 'Enabled' AND ps.status = 'Connected' AND ps.available_capacity >= ?`
+	args := []any{r.CPU, r.Memory, r.DiskSize}
+	if r.HypervisorType != "" {
+		q += ` AND h.hypervisor_type = ?`
+		args = append(args, r.HypervisorType)
+	}
+	for _, f := range []struct{ col, v string }{{"h.zone_uuid", r.ZoneUUID}, {"h.cluster_uuid", r.ClusterUUID}, {"h.uuid", r.HostUUID}, {"ps.uuid", r.PSUUID}} {
+		if f.v != "" {
+			q += ` AND ` + f.col + ` = ?`
+			args = append(args, f.v)
+		}
+	}
+	for _, l3 := range r.L3UUIDs {
+		q += ` AND EXISTS (SELECT 1 FROM l3_networks l3 JOIN l2_network_cluster_refs lr ON lr.l2_network_uuid = l3.l2_network_uuid
+		  WHERE l3.uuid = ? AND lr.cluster_uuid = h.cluster_uuid)`
+		args = append(args, l3)
+	}
+	if r.BSUUID != "" {
+		q += ` AND EXISTS (SELECT 1 FROM backup_storage_zone_refs br WHERE br.backup_storage_uuid = ? AND br.zone_uuid = h.zone_uuid)`
+		args = append(args, r.BSUUID)
+	}
+	for _, h := range r.AvoidHosts {
+		q += ` AND h.uuid <> ?`
+		args = append(args, h)
+	}
+	q += ` ORDER BY vm_count, h.uuid LIMIT ?`
+	args = append(args, limit)
+	var out []HostCandidate
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("host candidates: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,148 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/hostapi"
+)
+
+// HypervisorSimulator is ZStack's simulator hypervisor type.
+const HypervisorSimulator = "Simulator"
+
+// HostPingParams configures a host's liveness loop.
+type HostPingParams struct {
+	HostUUID string        `json:"hostUuid"`
+	Interval time.Duration `json:"interval"`
+}
+
+// PingWorkflowID is the ID of a host's liveness workflow: one per host.
+func PingWorkflowID(hostUUID string) string { return "host-ping-" + hostUUID }
+
+// pingIterations bounds a liveness run's history before continue-as-new.
+const pingIterations = 200
+
+// AddSimulatorHostWorkflow adds a simulated host: record it, start its
+// agent, connect to it over its own queue, record its facts, and start its
+// liveness loop. Any failure removes what was done.
+func AddSimulatorHostWorkflow(ctx workflow.Context, p activities.OpParams) (res activities.Result, err error) {
+	var s saga
+	defer finish(ctx, &s, &err)
+	var host activities.HostInfoResult
+	if err = local(ctx, activities.RunOp, p, &res); err != nil {
+		return res, err
+	}
+	if err = local(ctx, activities.HostInfo, activities.HostRef{HostUUID: resultUUID(res)}, &host); err != nil {
+		return res, err
+	}
+	uuid := host.HostUUID
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteHostRecord", Args: []byte(`{"uuid":"` + uuid + `"}`)}, nil)
+	})
+	if err = connect(ctx, &s, host); err != nil {
+		return res, err
+	}
+	startPing(ctx, uuid)
+	return inventory(ctx, "Host", uuid, "inventory")
+}
+
+// connect (re)starts a simulated host's agent when needed, asks the agent
+// for its facts and records them; the host is Connected after it.
+func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) error {
+	if host.HypervisorType == HypervisorSimulator {
+		sp := activities.SimAgentParams{HostUUID: host.HostUUID, CPUNum: int(host.CPUCapacity), MemoryBytes: host.MemoryCapacity}
+		if err := workflow.ExecuteActivity(simCtx(ctx), activities.SimEnsureAgent, sp).Get(ctx, nil); err != nil {
+			return err
+		}
+		if s != nil {
+			s.add(func(ctx workflow.Context) error {
+				return workflow.ExecuteActivity(simCtx(ctx), activities.SimStopAgent, sp).Get(ctx, nil)
+			})
+		}
+	}
+	var facts hostapi.HostFacts
+	if err := onHost(ctx, host.HostUUID, hostapi.ActConnect, hostapi.ConnectParams{HostUUID: host.HostUUID}, &facts); err != nil {
+		return err
+	}
+	return local(ctx, activities.HostRecordConnect, activities.HostConnectParams{HostUUID: host.HostUUID, Facts: facts}, nil)
+}
+
+// startPing starts the host's liveness workflow, unless it runs already.
+func startPing(ctx workflow.Context, hostUUID string) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            PingWorkflowID(hostUUID),
+		ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TaskQueue:             activities.TaskQueue,
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, HostPing, HostPingParams{HostUUID: hostUUID})
+	// Wait only until it has started; an "already started" error means the
+	// loop is alive, which is what we want.
+	_ = f.GetChildWorkflowExecution().Get(ctx, nil)
+}
+
+// ReconnectHostWorkflow reconnects a host (ReconnectHost API) and makes sure
+// its liveness loop runs.
+func ReconnectHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activities.Result, err error) {
+	var host activities.HostInfoResult
+	if err = local(ctx, activities.HostInfo, p, &host); err != nil {
+		return res, err
+	}
+	if err = connect(ctx, nil, host); err != nil {
+		_ = local(ctx, activities.HostRecordPing, activities.HostPingParams{HostUUID: p.HostUUID, Error: err.Error()}, nil)
+		return res, err
+	}
+	startPing(ctx, p.HostUUID)
+	return inventory(ctx, "Host", p.HostUUID, "inventory")
+}
+
+// HostPingWorkflow is a host's liveness loop (ZStack pings every 60 s): ping
+// the agent over its queue, record Connected/Disconnected and sync VM states
+// from what the host reports (the host is the truth), reconnect after
+// failures, and end when the host is deleted.
+func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
+	if p.Interval <= 0 {
+		p.Interval = 60 * time.Second
+	}
+	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              hostapi.Queue(p.HostUUID),
+		ScheduleToStartTimeout: 5 * time.Second,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	for i := 0; i < pingIterations; i++ {
+		var pr hostapi.PingResult
+		perr := workflow.ExecuteActivity(pctx, hostapi.ActPing, hostapi.PingParams{HostUUID: p.HostUUID}).Get(ctx, &pr)
+		rec := activities.HostPingParams{HostUUID: p.HostUUID, OK: perr == nil, Result: pr}
+		if perr != nil {
+			rec.Error = perr.Error()
+		}
+		var out activities.HostPingRecord
+		if err := local(ctx, activities.HostRecordPing, rec, &out); err != nil {
+			return err
+		}
+		if !out.Exists {
+			return nil
+		}
+		if out.Reconnect {
+			var host activities.HostInfoResult
+			if err := local(ctx, activities.HostInfo, activities.HostRef{HostUUID: p.HostUUID}, &host); err != nil {
+				return err
+			}
+			if err := connect(ctx, nil, host); err != nil {
+				workflow.GetLogger(ctx).Warn("reconnect failed", "host_uuid", p.HostUUID, "error", err)
+			}
+		}
+		if out.Interval > 0 {
+			p.Interval = out.Interval
+		}
+		if err := workflow.Sleep(ctx, p.Interval); err != nil {
+			return err
+		}
+	}
+	return workflow.NewContinueAsNewError(ctx, HostPing, p)
+}

@@ -1,0 +1,106 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
+)
+
+// StrategyCreateStopped creates the VM without starting it.
+const StrategyCreateStopped = "CreateStopped"
+
+// CreateVMWorkflow is ZStack's VM creation flow chain as a saga: record →
+// allocate host and primary storage → volumes → NICs → IPs → instantiate
+// volumes and create the domain on the host → post-create. Each step
+// registers its compensation after it succeeds; any failure, a cancel, or a
+// dead host (ScheduleToStart) releases everything the earlier steps took.
+func CreateVMWorkflow(ctx workflow.Context, p activities.CreateVMParams) (res activities.Result, err error) {
+	var s saga
+	defer func() {
+		if err != nil {
+			s.compensate(ctx)
+		}
+	}()
+	ref := activities.VMRef{VMUUID: p.VMUUID}
+
+	if err = local(ctx, activities.VMCreateRecord, p, nil); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMDeleteRecord, ref, nil) })
+
+	var alloc activities.HostAllocation
+	if err = local(ctx, activities.VMAllocateHost, p, &alloc); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseHost, alloc, nil) })
+
+	ap := activities.VMAllocParams{P: p, Alloc: alloc}
+	if err = local(ctx, activities.VMAllocateVolumes, ap, nil); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseVolumes, ap, nil) })
+
+	if err = local(ctx, activities.VMAllocateNICs, ap, nil); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseNICs, ref, nil) })
+
+	if err = local(ctx, activities.VMAllocateIPs, ap, nil); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseIPs, ref, nil) })
+
+	if p.Strategy == StrategyCreateStopped {
+		// The VM keeps its primary storage and volumes; its host's CPU and
+		// memory go back until it starts.
+		if err = local(ctx, activities.VMReleaseHost, alloc, nil); err != nil {
+			return res, err
+		}
+		if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMStopped, SetHost: true}, nil); err != nil {
+			return res, err
+		}
+		return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
+	}
+
+	if err = createOnHost(ctx, &s, p.VMUUID, alloc.HostUUID); err != nil {
+		return res, err
+	}
+	if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMRunning, SetHost: true, HostUUID: alloc.HostUUID}, nil); err != nil {
+		return res, err
+	}
+	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
+}
+
+// createOnHost instantiates a VM's volumes on its host and creates and
+// starts the domain, registering the compensation of each step.
+func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error {
+	var spec activities.VMSpecResult
+	if err := local(ctx, activities.VMSpec, activities.VMRef{VMUUID: vmUUID}, &spec); err != nil {
+		return err
+	}
+	vols := append([]hostapi.VolumeSpec{spec.Spec.RootVolume}, spec.Spec.DataVolumes...)
+	for _, v := range vols {
+		v := v
+		var out hostapi.InstantiateVolumeResult
+		if err := onHost(ctx, hostUUID, hostapi.ActInstantiateVolume, hostapi.InstantiateVolumeParams{Volume: v}, &out); err != nil {
+			return err
+		}
+		s.add(func(ctx workflow.Context) error {
+			return onHost(ctx, hostUUID, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: v}, nil)
+		})
+		if err := local(ctx, activities.VolumeSetHost, activities.VolumeHost{VolumeUUID: v.UUID, HostUUID: hostUUID,
+			InstallPath: out.InstallPath, ActualSize: out.ActualSize}, nil); err != nil {
+			return err
+		}
+	}
+	var vr hostapi.VMOpResult
+	if err := onHost(ctx, hostUUID, hostapi.ActCreateVM, hostapi.CreateVMParams{VM: spec.Spec, Start: true}, &vr); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return onHost(ctx, hostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil)
+	})
+	return nil
+}

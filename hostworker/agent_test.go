@@ -115,7 +115,7 @@ type failing struct {
 }
 
 func (f failing) Facts(context.Context) (hostapi.HostFacts, error) { return hostapi.HostFacts{}, f.err }
-func (f failing) DestroyVM(context.Context, string) error         { return f.err }
+func (f failing) DestroyVM(context.Context, string) error          { return f.err }
 
 func TestAgentErrorTypes(t *testing.T) {
 	tests := []struct {

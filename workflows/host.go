@@ -146,3 +146,22 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 	}
 	return workflow.NewContinueAsNewError(ctx, HostPing, p)
 }
+
+// DeleteHostWorkflow deletes a host without VMs and stops its simulated
+// agent; its liveness loop ends at its next ping.
+func DeleteHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activities.Result, err error) {
+	var host activities.HostInfoResult
+	if err = local(ctx, activities.HostInfo, p, &host); err != nil {
+		return activities.Result{}, nil // deleting a missing host succeeds
+	}
+	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteHostRecord", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
+		return res, err
+	}
+	if host.HypervisorType == HypervisorSimulator {
+		sp := activities.SimAgentParams{HostUUID: p.HostUUID}
+		if err = workflow.ExecuteActivity(simCtx(ctx), activities.SimStopAgent, sp).Get(ctx, nil); err != nil {
+			return res, err
+		}
+	}
+	return activities.Result{}, nil
+}

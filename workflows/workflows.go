@@ -27,6 +27,7 @@ const (
 	AddSimHost = "zcloud.AddSimulatorHost"
 	Reconnect  = "zcloud.ReconnectHost"
 	HostPing   = "zcloud.HostPing"
+	DeleteHost = "zcloud.DeleteHost"
 )
 
 // localCtx runs short database steps as local activities: no task dispatch,

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/zcloud/zcloud/api/query"
+	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zcloud/zcloud/api/query"
+	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
 )
 
@@ -413,6 +413,10 @@ func (b *builder) condPred(res *Resource, alias string, c query.Condition, prefi
 			return "", err
 		}
 		inner := cmp
+		if negate {
+			// NOT IN over a NULL yields no rows at all: leave NULLs out.
+			inner += " AND " + b.col(sub, rel.RemoteColumn) + " IS NOT NULL"
+		}
 		if target.Filter != "" {
 			inner += " AND (" + target.Filter + ")"
 		}
@@ -448,6 +452,9 @@ func (b *builder) tagPred(res *Resource, alias string, c query.Condition, prefix
 		return "", err
 	}
 	inner := b.col(sub, "resource_type") + " = ? AND " + cmp
+	if negate {
+		inner += " AND " + b.col(sub, "resource_uuid") + " IS NOT NULL"
+	}
 	return b.col(alias, uuid.Column) + in(negate) + "(SELECT " + b.col(sub, "resource_uuid") + " FROM " + b.ident(table) + " " + sub +
 		" WHERE " + inner + ")", nil
 }

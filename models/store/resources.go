@@ -94,11 +94,11 @@ var relations = map[string][]Relation{
 	},
 	ResPrimaryStorage: {
 		{Name: "zone", Target: ResZone, LocalColumn: "zone_uuid", RemoteColumn: "uuid"},
-		{Name: "attachedClusterUuids", Target: ResPSClusterRef, LocalColumn: "uuid", RemoteColumn: "primary_storage_uuid"},
+		{Name: "attachedClusterUuids", Target: ResPSClusterRef, LocalColumn: "uuid", RemoteColumn: "primary_storage_uuid", ValueField: "clusterUuid"},
 		{Name: "volume", Target: ResVolume, LocalColumn: "uuid", RemoteColumn: "primary_storage_uuid"},
 	},
 	ResBackupStorage: {
-		{Name: "attachedZoneUuids", Target: ResBSZoneRef, LocalColumn: "uuid", RemoteColumn: "backup_storage_uuid"},
+		{Name: "attachedZoneUuids", Target: ResBSZoneRef, LocalColumn: "uuid", RemoteColumn: "backup_storage_uuid", ValueField: "zoneUuid"},
 		{Name: "image", Target: ResImageBSRef, LocalColumn: "uuid", RemoteColumn: "backup_storage_uuid"},
 	},
 	ResImage: {
@@ -107,7 +107,7 @@ var relations = map[string][]Relation{
 	},
 	ResL2Network: {
 		{Name: "zone", Target: ResZone, LocalColumn: "zone_uuid", RemoteColumn: "uuid"},
-		{Name: "attachedClusterUuids", Target: ResL2ClusterRef, LocalColumn: "uuid", RemoteColumn: "l2_network_uuid"},
+		{Name: "attachedClusterUuids", Target: ResL2ClusterRef, LocalColumn: "uuid", RemoteColumn: "l2_network_uuid", ValueField: "clusterUuid"},
 		{Name: "l3Network", Target: ResL3Network, LocalColumn: "uuid", RemoteColumn: "l2_network_uuid"},
 	},
 	ResL3Network: {

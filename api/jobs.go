@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
+)
+
+// jobPrefix makes a job's workflow ID from its 32-hex job UUID.
+const jobPrefix = "job-"
+
+// startJob starts the workflow of an async API and answers 202 with the
+// job's location. X-Job-UUID makes a submission idempotent: the same UUID
+// returns the same job.
+func (s *Server) startJob(r *request, workflow string, arg any) {
+	c := r.c
+	jobID := c.GetHeader("X-Job-UUID")
+	if jobID == "" {
+		jobID = models.NewUUID()
+	} else if !models.IsUUID(jobID) {
+		writeError(c, http.StatusBadRequest, models.Invalid("X-Job-UUID must be 32 hex characters"))
+		return
+	}
+	wfID := jobPrefix + jobID
+	_, err := s.o.Temporal.ExecuteWorkflow(c.Request.Context(), client.StartWorkflowOptions{
+		ID:                       wfID,
+		TaskQueue:                activities.TaskQueue,
+		WorkflowExecutionTimeout: 12 * time.Hour,
+		// A second submission with the same job UUID gets the first job.
+		WorkflowExecutionErrorWhenAlreadyStarted: false,
+		Memo:                                     map[string]any{"api": r.api.Name, "account": r.session.AccountUUID},
+	}, workflow, arg)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &already) {
+		writeError(c, http.StatusServiceUnavailable, &models.Error{Kind: models.KindUnavailable, Code: models.CodeInternal,
+			Message: "cannot start the job", Cause: err})
+		return
+	}
+	body := gin.H{"location": "http://" + c.Request.Host + Base + "/api-jobs/" + jobID, "apiTimeout": 43200000, "workflowId": wfID}
+	if u := s.workflowURL(wfID); u != "" {
+		body["temporalUrl"] = u
+	}
+	c.JSON(http.StatusAccepted, body)
+}
+
+func (s *Server) workflowURL(wfID string) string {
+	if s.o.TemporalUIURL == "" {
+		return ""
+	}
+	return s.o.TemporalUIURL + "/namespaces/" + s.o.Namespace + "/workflows/" + wfID
+}
+
+// pollJob answers a job poll: 200 with the result, 503 with the error, 202
+// while it runs (after holding the poll up to PollHold, so that short jobs
+// end within the client's first poll), 404 when unknown or expired.
+func (s *Server) pollJob(c *gin.Context, jobID string) {
+	if !models.IsUUID(jobID) {
+		writeError(c, http.StatusNotFound, models.NotFound("the job has been expired or does not exist"))
+		return
+	}
+	wfID := jobPrefix + jobID
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.o.PollHold)
+	defer cancel()
+	var res activities.Result
+	err := s.o.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &res)
+	c.Header("X-Temporal-Workflow-Id", wfID)
+	if u := s.workflowURL(wfID); u != "" {
+		c.Header("X-Temporal-Url", u)
+	}
+	switch {
+	case err == nil:
+		body := map[string]any{}
+		if res.Key != "" {
+			body[res.Key] = json.RawMessage(res.Value)
+		}
+		c.JSON(http.StatusOK, body)
+	case ctx.Err() != nil && c.Request.Context().Err() == nil:
+		c.JSON(http.StatusAccepted, gin.H{})
+	default:
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			writeError(c, http.StatusNotFound, models.NotFound("the job has been expired or does not exist"))
+			return
+		}
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": jobError(err)})
+	}
+}
+
+// jobError turns a workflow failure into ZStack's error shape: ZCloud
+// errors keep their code; a host step that failed or timed out is a host
+// error; the Temporal error is kept as the cause.
+func jobError(err error) *errorBody {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		if app.Type() == activities.ErrType {
+			var me models.Error
+			if app.HasDetails() && app.Details(&me) == nil {
+				return toErrorBody(&me)
+			}
+		}
+		return &errorBody{Code: "HOST.1005", Description: "operation on the host failed", Details: app.Error(),
+			Cause: &errorBody{Code: app.Type(), Description: app.Message()}}
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		return &errorBody{Code: models.CodeHostUnavailable, Description: "the host agent did not answer in time",
+			Details: "timeout " + to.TimeoutType().String() + "; a host whose agent is down is rolled back (queue " + hostapi.QueuePrefix + "<uuid>)",
+			Cause:   &errorBody{Code: models.CodeTimeout, Description: err.Error()}}
+	}
+	var ce *temporal.CanceledError
+	if errors.As(err, &ce) {
+		return &errorBody{Code: models.CodeCancel, Description: "the job was cancelled", Details: err.Error()}
+	}
+	return &errorBody{Code: models.CodeOperation, Description: "the job failed", Details: err.Error()}
+}
+
+// cancelJob cancels a running job (DELETE /api-jobs/{id}, a ZCloud
+// extension); the workflow's compensation runs.
+func (s *Server) cancelJob(c *gin.Context, jobID string) {
+	if err := s.o.Temporal.CancelWorkflow(c.Request.Context(), jobPrefix+jobID, ""); err != nil {
+		writeError(c, http.StatusNotFound, models.NotFound("cannot cancel job %s: %v", jobID, err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}

@@ -1,0 +1,135 @@
+// Package node assembles a ZCloud control-plane process: store, Temporal
+// client, REST API, control-plane worker and (optionally) the simulated
+// host fleet. `zcloud server`, `zcloud worker`, `zcloud dev` and the
+// integration tests all start through it, so they run the same wiring.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/zcloud/zcloud/activities/db"
+	"github.com/zcloud/zcloud/api"
+	"github.com/zcloud/zcloud/models/store"
+	"github.com/zcloud/zcloud/workers"
+)
+
+// Config selects what a node runs.
+type Config struct {
+	DB            string // store DSN: sqlite:<path>, sqlite::memory:, mysql://...
+	Temporal      string // host:port of the Temporal frontend
+	Namespace     string
+	TemporalUIURL string
+	Listen        string // API address, e.g. ":8080"; empty = no API
+	Worker        bool   // run the control-plane worker
+	SimFleet      bool   // host simulated agents in this process
+	AdminPassword string // created on first start when no admin exists
+	Faults        *db.Faults
+	Logger        *slog.Logger
+}
+
+// Node is a running control-plane process.
+type Node struct {
+	Store    *store.Store
+	Temporal client.Client
+	Fleet    *workers.SimFleet
+	API      *api.Server
+	Addr     string // the API's bound address
+	http     *http.Server
+	worker   worker.Worker
+	logger   *slog.Logger
+}
+
+// Start starts a node; Stop releases everything it started.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	n = &Node{logger: cfg.Logger}
+	defer func() {
+		if err != nil {
+			n.Stop()
+		}
+	}()
+	if n.Store, err = store.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	acts := &db.Activities{Store: n.Store, Logger: cfg.Logger, Faults: cfg.Faults}
+	if err = acts.EnsureGlobalConfigs(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.AdminPassword != "" {
+		if _, err = n.Store.EnsureAdmin(ctx, "admin", cfg.AdminPassword); err != nil {
+			return nil, err
+		}
+	}
+	n.Temporal, err = client.DialContext(ctx, client.Options{HostPort: cfg.Temporal, Namespace: cfg.Namespace,
+		Logger: tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal-client"))})
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.Temporal, err)
+	}
+	if cfg.SimFleet {
+		n.Fleet = workers.NewSimFleet(n.Temporal, cfg.Logger)
+		if err = n.Fleet.Start(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Worker {
+		n.worker = workers.NewControlPlane(n.Temporal, acts)
+		if err = n.worker.Start(); err != nil {
+			return nil, fmt.Errorf("start control-plane worker: %w", err)
+		}
+	}
+	if cfg.Listen != "" {
+		n.API, err = api.New(api.Options{Store: n.Store, Temporal: n.Temporal, Logger: cfg.Logger,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		ln, lerr := net.Listen("tcp", cfg.Listen)
+		if lerr != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, lerr)
+		}
+		n.Addr = ln.Addr().String()
+		n.http = &http.Server{Handler: n.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cfg.Logger.Error("api server stopped", "error", err)
+			}
+		}()
+	}
+	return n, nil
+}
+
+// Stop stops what Start started, in reverse order.
+func (n *Node) Stop() {
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.http.Shutdown(ctx)
+		cancel()
+	}
+	if n.worker != nil {
+		n.worker.Stop()
+	}
+	if n.Fleet != nil {
+		n.Fleet.Stop()
+	}
+	if n.Temporal != nil {
+		n.Temporal.Close()
+	}
+	if n.Store != nil {
+		_ = n.Store.Close()
+	}
+}

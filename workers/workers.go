@@ -1,0 +1,51 @@
+// Package workers wires ZCloud's Temporal workers: the control plane's
+// (workflows and database activities) and the in-process fleet of
+// simulated host agents.
+package workers
+
+import (
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/db"
+	"github.com/zcloud/zcloud/workflows"
+)
+
+// RegisterControlPlane registers every workflow and control-plane activity.
+func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
+	for name, fn := range map[string]any{
+		workflows.Op:         workflows.OpWorkflow,
+		workflows.CreateVM:   workflows.CreateVMWorkflow,
+		workflows.StartVM:    workflows.StartVMWorkflow,
+		workflows.StopVM:     workflows.StopVMWorkflow,
+		workflows.RebootVM:   workflows.RebootVMWorkflow,
+		workflows.DestroyVM:  workflows.DestroyVMWorkflow,
+		workflows.RecoverVM:  workflows.RecoverVMWorkflow,
+		workflows.ExpungeVM:  workflows.ExpungeVMWorkflow,
+		workflows.AddSimHost: workflows.AddSimulatorHostWorkflow,
+		workflows.Reconnect:  workflows.ReconnectHostWorkflow,
+		workflows.HostPing:   workflows.HostPingWorkflow,
+		workflows.DeleteHost: workflows.DeleteHostWorkflow,
+	} {
+		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
+	acts.Register(w)
+}
+
+// NewControlPlane returns the control plane's worker on activities.TaskQueue.
+// Workflow tasks are short (local activities do the DB work), so many run at
+// once; sticky caching keeps replays rare.
+func NewControlPlane(c client.Client, acts *db.Activities) worker.Worker {
+	w := worker.New(c, activities.TaskQueue, worker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize:  256,
+		MaxConcurrentLocalActivityExecutionSize: 256,
+		MaxConcurrentActivityExecutionSize:      64,
+		MaxConcurrentWorkflowTaskPollers:        8,
+		MaxConcurrentActivityTaskPollers:        2,
+		StickyScheduleToStartTimeout:            0,
+	})
+	RegisterControlPlane(w, acts)
+	return w
+}

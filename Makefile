@@ -55,14 +55,17 @@ bench:
 GOFILES = $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*' -not -path './.git/*' \
 	-not -path '*/testdata/*')
 
+# All three checks run; the target fails if any of them did.
 lint: $(GOLANGCI_LINT)
-	@echo '>> gofmt'
-	@out=$$(gofmt -l $(GOFILES) </dev/null); if [[ -n "$$out" ]]; then \
-		echo "gofmt: these files need 'gofmt -w' (or 'make fmt'):"; echo "$$out"; exit 1; fi
-	@echo '>> go vet'
-	$(GO) vet ./...
-	@echo '>> golangci-lint $(GOLANGCI_LINT_VERSION)'
-	$(GOLANGCI_LINT) run ./...
+	@rc=0; \
+	echo '>> gofmt'; \
+	out=$$(gofmt -l $(GOFILES) </dev/null); \
+	if [[ -n "$$out" ]]; then echo "gofmt: these files need 'gofmt -w' (or 'make fmt'):"; echo "$$out"; rc=1; fi; \
+	echo '>> go vet'; \
+	$(GO) vet ./... || rc=1; \
+	echo '>> golangci-lint $(GOLANGCI_LINT_VERSION)'; \
+	$(GOLANGCI_LINT) run ./... || rc=1; \
+	exit $$rc
 
 fmt:
 	gofmt -w $(GOFILES)

@@ -99,6 +99,11 @@ func StopVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Result, 
 		if err = onHost(ctx, spec.HostUUID, hostapi.ActStopVM, hostapi.StopVMParams{VMUUID: p.VMUUID, Type: typ, GraceTimeout: 60e9}, nil); err != nil {
 			return res, err
 		}
+		// Like ZStack's KVM agent, a stopped VM leaves no domain behind; the
+		// next start defines it afresh on whichever host the allocator picks.
+		if err = onHost(ctx, spec.HostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: p.VMUUID}, nil); err != nil {
+			return res, err
+		}
 		// The domain is off: from here on there is nothing to undo.
 		s = saga{}
 		if err = local(ctx, activities.VMReleaseHost, activities.HostAllocation{HostUUID: spec.HostUUID, CPU: spec.CPU, Memory: spec.Memory}, nil); err != nil {

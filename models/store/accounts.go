@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -25,6 +27,13 @@ func SHA512Hex(plain string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// pwKey shortens the 128-character SHA-512 hex that clients send to the
+// 64 characters bcrypt can take (it reads at most 72 bytes).
+func pwKey(sha512hex string) []byte {
+	h := sha256.Sum256([]byte(strings.ToLower(sha512hex)))
+	return []byte(hex.EncodeToString(h[:]))
+}
+
 // EnsureAdmin creates the admin account with the given plain password when
 // no account named name exists yet, and returns the admin's UUID.
 func (s *Store) EnsureAdmin(ctx context.Context, name, plain string) (string, error) {
@@ -33,7 +42,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, name, plain string) (string, er
 	if err == nil {
 		return a.UUID, nil
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(SHA512Hex(plain)), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword(pwKey(SHA512Hex(plain)), bcrypt.DefaultCost)
 	if err != nil {
 		return "", fmt.Errorf("hash admin password: %w", err)
 	}
@@ -51,7 +60,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, name, plain string) (string, er
 // SetPassword sets an account's password (plain text in, bcrypt of its
 // SHA-512 hex stored).
 func (s *Store) SetPassword(ctx context.Context, name, plain string) error {
-	hash, err := bcrypt.GenerateFromPassword([]byte(SHA512Hex(plain)), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword(pwKey(SHA512Hex(plain)), bcrypt.DefaultCost)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
@@ -70,7 +79,7 @@ func (s *Store) SetPassword(ctx context.Context, name, plain string) error {
 func (s *Store) Login(ctx context.Context, name, sha512hex string, ttl time.Duration) (models.Session, error) {
 	var a models.Account
 	err := s.db.GetContext(ctx, &a, `SELECT * FROM accounts WHERE name = ?`, name)
-	if err != nil || bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(sha512hex)) != nil {
+	if err != nil || bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), pwKey(sha512hex)) != nil {
 		return models.Session{}, (&models.Error{Kind: models.KindAuth, Code: models.CodeIdentity,
 			Message: "wrong account name or password"})
 	}

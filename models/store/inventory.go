@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
 )
 
 // Query runs a ZStack query against a resource and returns its inventories

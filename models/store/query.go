@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
 )
 
 // Registry is the query whitelist: every queryable resource by name. A

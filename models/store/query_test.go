@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
-	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models/store"
 )
 

@@ -157,22 +157,23 @@ func TestFilePersistence(t *testing.T) {
 	t.Parallel()
 	dbFile := filepath.Join(t.TempDir(), "sub", "temporal.db")
 
-	first, err := Start(t.Context(), Options{DBFile: dbFile, Logger: testLogger()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = first.Stop() }) // in case of an early failure
-	c := connect(t, first)
-	runGreet(t, c, "greet-file")
-	measureLatency(t, c, "latency-file", 10)
-	c.Close()
-	require.NoError(t, first.Stop())
-
+	// Subtests run their cleanups (workers, client, server) when they end.
+	t.Run("first start", func(t *testing.T) {
+		c := connect(t, startServer(t, Options{DBFile: dbFile}))
+		runGreet(t, c, "greet-file")
+		measureLatency(t, c, "latency-file", 10)
+	})
 	// A restart in this process reuses the sqlite plugin's pooled connection.
-	second := startServer(t, Options{DBFile: dbFile})
-	c2 := connect(t, second)
-	checkCompleted(t, c2, "greet-file")
-	runGreet(t, c2, "greet-file-2")
+	t.Run("restart", func(t *testing.T) {
+		c := connect(t, startServer(t, Options{DBFile: dbFile}))
+		checkCompleted(t, c, "greet-file")
+		runGreet(t, c, "greet-file-2")
+	})
 
 	// A new process reads the file from scratch, like `zcloud dev` restarted.
+	if t.Failed() {
+		return
+	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestReopenHelper$", "-test.v")
 	cmd.Env = append(os.Environ(), "EMBEDDED_TEST_DB_FILE="+dbFile)
 	out, err := cmd.CombinedOutput()

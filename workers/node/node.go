@@ -50,57 +50,60 @@ type Node struct {
 }
 
 // Start starts a node; Stop releases everything it started.
-func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	n := &Node{logger: cfg.Logger}
+	if err := n.start(ctx, cfg); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	n = &Node{logger: cfg.Logger}
-	defer func() {
-		if err != nil {
-			n.Stop()
-		}
-	}()
 	if n.Store, err = store.Open(ctx, cfg.DB); err != nil {
-		return nil, err
+		return err
 	}
 	acts := &db.Activities{Store: n.Store, Logger: cfg.Logger, Faults: cfg.Faults}
 	if err = acts.EnsureGlobalConfigs(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.AdminPassword != "" {
 		if _, err = n.Store.EnsureAdmin(ctx, "admin", cfg.AdminPassword); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	n.Temporal, err = client.DialContext(ctx, client.Options{HostPort: cfg.Temporal, Namespace: cfg.Namespace,
 		Logger: tlog.NewStructuredLogger(cfg.Logger.With("component", "temporal-client"))})
 	if err != nil {
-		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.Temporal, err)
+		return fmt.Errorf("connect to temporal at %s: %w", cfg.Temporal, err)
 	}
 	if cfg.SimFleet {
 		n.Fleet = workers.NewSimFleet(n.Temporal, cfg.Logger)
 		if err = n.Fleet.Start(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Worker {
 		n.worker = workers.NewControlPlane(n.Temporal, acts)
 		if err = n.worker.Start(); err != nil {
-			return nil, fmt.Errorf("start control-plane worker: %w", err)
+			return fmt.Errorf("start control-plane worker: %w", err)
 		}
 	}
 	if cfg.Listen != "" {
 		n.API, err = api.New(api.Options{Store: n.Store, Temporal: n.Temporal, Logger: cfg.Logger,
 			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ln, lerr := net.Listen("tcp", cfg.Listen)
 		if lerr != nil {
-			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, lerr)
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, lerr)
 		}
 		n.Addr = ln.Addr().String()
 		n.http = &http.Server{Handler: n.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -110,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			}
 		}()
 	}
-	return n, nil
+	return nil
 }
 
 // Stop stops what Start started, in reverse order.

@@ -85,7 +85,7 @@ func (s *Server) pollJob(c *gin.Context, jobID string) {
 			body[res.Key] = json.RawMessage(res.Value)
 		}
 		c.JSON(http.StatusOK, body)
-	case ctx.Err() != nil && c.Request.Context().Err() == nil:
+	case c.Request.Context().Err() == nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || isDeadline(err)):
 		c.JSON(http.StatusAccepted, gin.H{})
 	default:
 		var nf *serviceerror.NotFound
@@ -133,4 +133,11 @@ func (s *Server) cancelJob(c *gin.Context, jobID string) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{})
+}
+
+// isDeadline reports a long poll that ended by its deadline (the server may
+// answer DEADLINE_EXCEEDED a moment before the context notices).
+func isDeadline(err error) bool {
+	var de *serviceerror.DeadlineExceeded
+	return errors.As(err, &de)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/zcloud/zcloud/activities"
-	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workflows"
 )

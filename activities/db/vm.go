@@ -381,6 +381,9 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 
 // VolumeSetHost records where a volume was instantiated.
 func (a *Activities) VolumeSetHost(ctx context.Context, p activities.VolumeHost) error {
+	if err := a.Store.SetVolumeHost(ctx, p.VolumeUUID, p.HostUUID); err != nil {
+		return err
+	}
 	return wrap(a.Store.Update(ctx, store.ResVolume, p.VolumeUUID, map[string]any{
 		"installPath": p.InstallPath, "actualSize": p.ActualSize, "status": models.VolumeReady}))
 }

@@ -153,3 +153,11 @@ func (s *Store) SetGlobalConfig(ctx context.Context, category, name, value strin
 	}
 	return nil
 }
+
+// SetVolumeHost records the host a volume's bits live on (local storage).
+func (s *Store) SetVolumeHost(ctx context.Context, volUUID, hostUUID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE volumes SET host_uuid = ? WHERE uuid = ?`, models.Ref(hostUUID), volUUID); err != nil {
+		return fmt.Errorf("set volume host: %w", err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +15,12 @@ import (
 
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/resolver"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -32,6 +38,7 @@ const (
 type serverConfig struct {
 	server       *config.Config
 	frontendAddr string
+	dbFile       string // absolute path; "" for in-memory
 }
 
 // buildConfig assembles the server configuration for o, with free ports for
@@ -43,8 +50,8 @@ func buildConfig(o Options) (*serverConfig, error) {
 	internalIP := dialHost(o.Host)
 	frontendAddr := hostPort(dialHost(o.Host), o.FrontendPort)
 
-	// One frontend membership port, and gRPC plus membership for the others.
-	n := 7
+	// Frontend HTTP and membership, and gRPC plus membership for the others.
+	n := 8
 	if o.FrontendPort == 0 {
 		n++
 	}
@@ -100,8 +107,12 @@ func buildConfig(o Options) (*serverConfig, error) {
 		},
 	}
 	cfg.DCRedirectionPolicy.Policy = "noop"
+	frontend := service(o.Host, frontendPort)
+	// The HTTP API is unused, but without it the server warns at every start
+	// that Nexus endpoints are unavailable.
+	frontend.RPC.HTTPPort = next()
 	cfg.Services = map[string]config.Service{
-		"frontend": service(o.Host, frontendPort),
+		"frontend": frontend,
 		"history":  service(internalIP, next()),
 		"matching": service(internalIP, next()),
 		"worker":   service(internalIP, next()),
@@ -112,7 +123,11 @@ func buildConfig(o Options) (*serverConfig, error) {
 	cfg.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	// The server's internal worker service dials the frontend through this.
 	cfg.PublicClient.HostPort = frontendAddr
-	return &serverConfig{server: cfg, frontendAddr: frontendAddr}, nil
+	sc := &serverConfig{server: cfg, frontendAddr: frontendAddr}
+	if o.DBFile != "" {
+		sc.dbFile = sqlCfg.DatabaseName
+	}
+	return sc, nil
 }
 
 // sqlConfig returns the sqlite plugin's configuration: a file database when
@@ -157,10 +172,13 @@ func sqlConfig(dbFile string) (*config.SQL, error) {
 // it outlives that connection because the plugin's connection pool never
 // closes a database (the same holds for files: a server stopped in this
 // process leaves its file open until the process exits).
-func preparePersistence(o Options, cfg *serverConfig) error {
+func preparePersistence(ctx context.Context, o Options, cfg *serverConfig) error {
 	sqlCfg := cfg.server.Persistence.DataStores[dataStoreName].SQL
 	if o.DBFile != "" {
 		if err := setupSchemaIfNew(sqlCfg); err != nil {
+			return err
+		}
+		if err := pruneMembership(ctx, sqlCfg); err != nil {
 			return err
 		}
 	}
@@ -177,6 +195,27 @@ func preparePersistence(o Options, cfg *serverConfig) error {
 	return nil
 }
 
+// pruneMembership deletes the cluster membership records of earlier runs.
+// Each service bootstraps its ringpop ring from the hosts that heartbeated in
+// the last 20 s; after a quick restart those include the previous run's dead
+// listeners, and a service that finds no live peer among them waits out
+// MaxJoinDuration (30 s) with its ring empty ("Not enough hosts to serve the
+// request"). The file lock guarantees that no other server uses this file.
+func pruneMembership(ctx context.Context, sqlCfg *config.SQL) error {
+	db, err := sql.NewSQLDB(sqlplugin.DbKindUnknown, sqlCfg, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	if err != nil {
+		return fmt.Errorf("open db to prune cluster membership: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	// Records expire after 48 h; everything older than a century from now
+	// is every record.
+	filter := &sqlplugin.PruneClusterMembershipFilter{PruneRecordsBefore: time.Now().AddDate(100, 0, 0)}
+	if _, err := db.PruneClusterMembership(ctx, filter); err != nil {
+		return fmt.Errorf("prune cluster membership: %w", err)
+	}
+	return nil
+}
+
 // setupSchemaIfNew creates Temporal's tables when the database file does not
 // exist or is empty. A file whose setup failed is removed, so that the next
 // start tries again.
@@ -189,9 +228,6 @@ func setupSchemaIfNew(sqlCfg *config.SQL) error {
 		return fmt.Errorf("stat db file: %w", err)
 	case fi.Size() > 0:
 		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("create db dir: %w", err)
 	}
 	if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
 		for _, suffix := range []string{"", "-wal", "-shm"} {

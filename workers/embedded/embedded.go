@@ -16,8 +16,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -58,6 +61,9 @@ type Server struct {
 	temporal temporal.Server
 	ui       *uiserver.Server
 	uiDone   chan struct{} // closed when the UI server's goroutine returns
+	unlock   func()        // releases the database file
+	// quietLogs silences the server's logger once Stop begins.
+	quietLogs atomic.Bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -82,41 +88,57 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := preparePersistence(o, cfg); err != nil {
-		return nil, err
-	}
-
-	logger := newServerLogger(o.Logger)
-	ts, err := temporal.NewServer(
-		temporal.WithConfig(cfg.server),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("create temporal server: %w", err)
-	}
-	if err := startTemporal(ts); err != nil {
-		return nil, err
-	}
-
 	s := &Server{
 		frontendAddr: cfg.frontendAddr,
 		namespace:    o.Namespace,
 		logger:       o.Logger,
-		temporal:     ts,
+		unlock:       func() {},
 	}
+	if cfg.dbFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.dbFile), 0o750); err != nil {
+			return nil, fmt.Errorf("create db dir: %w", err)
+		}
+		if s.unlock, err = lockDBFile(cfg.dbFile); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.start(ctx, o, cfg); err != nil {
+		s.unlock()
+		return nil, err
+	}
+	o.Logger.Info("temporal server started", "frontend_addr", s.frontendAddr,
+		"namespace", s.namespace, "ui_url", s.uiURL, "db_file", cfg.dbFile)
+	return s, nil
+}
+
+// start prepares the database, then starts the server and the UI and waits
+// for them.
+func (s *Server) start(ctx context.Context, o Options, cfg *serverConfig) error {
+	if err := preparePersistence(ctx, o, cfg); err != nil {
+		return err
+	}
+	ts, err := temporal.NewServer(
+		temporal.WithConfig(cfg.server),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(newServerLogger(o.Logger, &s.quietLogs)),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
+	)
+	if err != nil {
+		return fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := startTemporal(ts); err != nil {
+		return err
+	}
+	s.temporal = ts
 	if err := waitReady(ctx, s.frontendAddr, s.namespace, o.Logger); err != nil {
-		return nil, errors.Join(err, s.Stop())
+		return errors.Join(err, s.stop())
 	}
 	if o.UIPort != 0 {
 		if err := s.startUI(ctx, o.Host, o.UIPort); err != nil {
-			return nil, errors.Join(err, s.Stop())
+			return errors.Join(err, s.stop())
 		}
 	}
-	o.Logger.Info("temporal server started", "frontend_addr", s.frontendAddr,
-		"namespace", s.namespace, "ui_url", s.uiURL, "db_file", o.DBFile)
-	return s, nil
+	return nil
 }
 
 // startTemporal starts the server's services. The server reports bind
@@ -144,19 +166,26 @@ func (s *Server) UIURL() string { return s.uiURL }
 // Namespace returns the namespace that Start created.
 func (s *Server) Namespace() string { return s.namespace }
 
-// Stop stops the Web UI and the server. Calling it again returns the first
-// call's result.
+// Stop stops the Web UI and the server and releases the database file.
+// Calling it again returns the first call's result.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		if s.ui != nil {
-			s.ui.Stop()
-			<-s.uiDone
-		}
-		if err := s.temporal.Stop(); err != nil {
-			s.stopErr = fmt.Errorf("stop temporal server: %w", err)
-		}
+		s.stopErr = s.stop()
+		s.unlock()
 	})
 	return s.stopErr
+}
+
+func (s *Server) stop() error {
+	s.quietLogs.Store(true)
+	if s.ui != nil {
+		s.ui.Stop()
+		<-s.uiDone
+	}
+	if err := s.temporal.Stop(); err != nil {
+		return fmt.Errorf("stop temporal server: %w", err)
+	}
+	return nil
 }
 
 // withDefaults validates o and fills in its defaults.

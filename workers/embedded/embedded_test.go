@@ -149,7 +149,7 @@ func TestInMemory(t *testing.T) {
 		httpGet(t, s.UIURL()+"/namespaces/"+s.Namespace()+"/workflows/greet-memory")
 	})
 	t.Run("latency", func(t *testing.T) {
-		measureLatency(t, c, "latency-memory", 20)
+		measureLatency(t, c, "latency-memory", 100)
 	})
 }
 
@@ -168,6 +168,9 @@ func TestFilePersistence(t *testing.T) {
 		c := connect(t, startServer(t, Options{DBFile: dbFile}))
 		checkCompleted(t, c, "greet-file")
 		runGreet(t, c, "greet-file-2")
+
+		_, err := Start(t.Context(), Options{DBFile: dbFile})
+		require.ErrorContains(t, err, "in use", "second server on the same file")
 	})
 
 	// A new process reads the file from scratch, like `zcloud dev` restarted.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -20,6 +21,11 @@ const serverLogLevel = slog.LevelWarn
 // one elsewhere still stops a server that cannot go on.
 type serverLogger struct {
 	slog *slog.Logger
+	// quiet is set when Stop begins. Services stop one after another, and the
+	// ones still running log a burst of errors about the ones gone (pollers
+	// cut off, "Not enough hosts to serve the request"); those records are
+	// dropped.
+	quiet *atomic.Bool
 }
 
 var (
@@ -29,10 +35,10 @@ var (
 )
 
 // newServerLogger returns a server logger that writes records at
-// serverLogLevel and above to l.
-func newServerLogger(l *slog.Logger) serverLogger {
+// serverLogLevel and above to l until quiet is set.
+func newServerLogger(l *slog.Logger, quiet *atomic.Bool) serverLogger {
 	h := minLevelHandler{Handler: l.Handler(), min: serverLogLevel}
-	return serverLogger{slog: slog.New(h).With("component", "temporal")}
+	return serverLogger{slog: slog.New(h).With("component", "temporal"), quiet: quiet}
 }
 
 func (l serverLogger) Debug(msg string, tags ...tag.Tag) { l.log(slog.LevelDebug, msg, tags) }
@@ -46,7 +52,7 @@ func (l serverLogger) DPanic(msg string, tags ...tag.Tag) { l.log(slog.LevelErro
 // Panic logs at error level and panics.
 func (l serverLogger) Panic(msg string, tags ...tag.Tag) {
 	l.log(slog.LevelError, msg, tags)
-	panic(fmt.Sprintf("temporal server: %s", msg))
+	panic(fmt.Sprintf("temporal server: %s%s", msg, errorTag(tags)))
 }
 
 // Fatal logs at error level and panics instead of exiting the process.
@@ -55,13 +61,13 @@ func (l serverLogger) Fatal(msg string, tags ...tag.Tag) {
 	panic(fmt.Sprintf("temporal server fatal: %s%s", msg, errorTag(tags)))
 }
 
-// SLog lets the server's slog users (log.NewSlogLogger) write to the same
+// SLog gives the server's slog users (log.NewSlogLogger) the same
 // level-filtered logger.
 func (l serverLogger) SLog() *slog.Logger { return l.slog }
 
 func (l serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if !l.slog.Enabled(ctx, level) {
+	if l.quiet.Load() || !l.slog.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, len(tags))

@@ -1,0 +1,172 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
+	"github.com/zcloud/zcloud/models/store"
+)
+
+// stores opens a fresh store on every dialect this machine offers: SQLite
+// always, MariaDB/MySQL when ZCLOUD_TEST_MYSQL_DSN names a server (make test
+// starts a private one), in a database of its own dropped afterwards.
+func stores(t *testing.T) map[string]*store.Store {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]*store.Store{}
+	s, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/zcloud.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	out["sqlite"] = s
+	dsn := os.Getenv("ZCLOUD_TEST_MYSQL_DSN")
+	if dsn == "" {
+		if os.Getenv("ZCLOUD_TEST_REQUIRE_MYSQL") != "" {
+			t.Fatal("ZCLOUD_TEST_REQUIRE_MYSQL is set but ZCLOUD_TEST_MYSQL_DSN is empty")
+		}
+		t.Log("ZCLOUD_TEST_MYSQL_DSN not set: MariaDB half of the store suite skipped (make test sets it)")
+		return out
+	}
+	name := "zcloud_t_" + models.NewUUID()[:12]
+	admin, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	_, err = admin.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name); admin.Close() })
+	i := strings.Index(dsn, "/")
+	j := strings.Index(dsn[i:], "?")
+	rest := ""
+	if j >= 0 {
+		rest = dsn[i+j:]
+	}
+	m, err := store.Open(ctx, "mysql://"+dsn[:i]+"/"+name+rest)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	out["mariadb"] = m
+	return out
+}
+
+func now() models.Time { return models.Now() }
+
+func TestStoreSuite(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			t.Run("admin and sessions", func(t *testing.T) {
+				_, err := s.EnsureAdmin(ctx, "admin", "password")
+				require.NoError(t, err)
+				_, err = s.Login(ctx, "admin", store.SHA512Hex("wrong"), time.Hour)
+				require.Error(t, err)
+				sess, err := s.Login(ctx, "admin", store.SHA512Hex("password"), time.Hour)
+				require.NoError(t, err)
+				_, err = s.Session(ctx, sess.UUID)
+				require.NoError(t, err)
+				require.NoError(t, s.Logout(ctx, sess.UUID))
+				_, err = s.Session(ctx, sess.UUID)
+				require.Error(t, err)
+			})
+			t.Run("create query update delete", func(t *testing.T) {
+				for i := 0; i < 5; i++ {
+					z := models.Zone{Base: models.Base{UUID: models.NewUUID(), Name: fmt.Sprintf("zone-%d", i), CreateDate: now() + models.Time(i), LastOpDate: now()},
+						State: models.StateEnabled, Type: "zstack", IsDefault: i == 0}
+					require.NoError(t, s.Create(ctx, store.ResZone, &z, z.UUID, "owner"))
+				}
+				items, total, err := s.Query(ctx, store.ResZone, query.Query{Limit: 2, Start: 1, ReplyWithCount: true,
+					Conditions: []query.Condition{{Path: []string{"name"}, Op: query.OpLike, Value: "zone-%"}}})
+				require.NoError(t, err)
+				require.Equal(t, 5, total)
+				require.Len(t, items, 2)
+				require.Equal(t, "zone-1", items[0].(*models.Zone).Name)
+				z := items[0].(*models.Zone)
+				require.NoError(t, s.Update(ctx, store.ResZone, z.UUID, map[string]any{"name": "renamed"}))
+				require.Error(t, s.Update(ctx, store.ResZone, z.UUID, map[string]any{"nope": 1}))
+				got, err := s.Inventory(ctx, store.ResZone, z.UUID)
+				require.NoError(t, err)
+				require.Equal(t, "renamed", got.(*models.Zone).Name)
+				require.NoError(t, s.Delete(ctx, store.ResZone, z.UUID))
+				_, err = s.Inventory(ctx, store.ResZone, z.UUID)
+				require.ErrorIs(t, err, models.ErrNotFound)
+				// Malicious values match nothing; they are bound, never SQL.
+				items, _, err = s.Query(ctx, store.ResZone, query.Query{Limit: 10,
+					Conditions: []query.Condition{{Path: []string{"name"}, Op: query.OpEq, Value: "x' OR '1'='1"}}})
+				require.NoError(t, err)
+				require.Empty(t, items)
+			})
+			t.Run("host capacity never overcommits", func(t *testing.T) {
+				h := models.Host{Base: models.Base{UUID: models.NewUUID(), Name: "h", CreateDate: now(), LastOpDate: now()},
+					ZoneUUID: "z", ClusterUUID: "c", ManagementIP: models.NewUUID(), HypervisorType: "Simulator", State: models.StateEnabled,
+					Status: models.StatusConnected, TotalCPUCapacity: 10, AvailableCPUCapacity: 10, TotalMemoryCapacity: 100, AvailableMemoryCapacity: 100, Driver: "sim"}
+				require.NoError(t, s.Create(ctx, store.ResHost, &h, h.UUID, "owner"))
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				won := 0
+				for i := 0; i < 40; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if s.ReserveHostCapacity(ctx, h.UUID, 1, 5) == nil {
+							mu.Lock()
+							won++
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				require.Equal(t, 10, won)
+				var got models.Host
+				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &got))
+				require.Zero(t, got.AvailableCPUCapacity)
+				require.EqualValues(t, 50, got.AvailableMemoryCapacity)
+				require.NoError(t, s.ReturnHostCapacity(ctx, h.UUID, 100, 1000))
+				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &got))
+				require.EqualValues(t, 10, got.AvailableCPUCapacity, "return never exceeds the total")
+			})
+			t.Run("ip allocation is race free", func(t *testing.T) {
+				l3 := models.NewUUID()
+				r := models.IPRange{Base: models.Base{UUID: models.NewUUID(), Name: "r", CreateDate: now(), LastOpDate: now()},
+					L3NetworkUUID: l3, StartIP: "10.1.0.1", EndIP: "10.1.0.14", Netmask: "255.255.255.240", Gateway: "10.1.0.1",
+					NetworkCIDR: "10.1.0.0/28", IPVersion: 4, PrefixLen: 28, IPRangeType: "Normal"}
+				require.NoError(t, s.Create(ctx, store.ResIPRange, &r, r.UUID, "owner"))
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				ips := map[string]bool{}
+				for i := 0; i < 30; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						u, err := s.AllocateIP(ctx, l3, models.NewUUID(), "")
+						if err == nil {
+							mu.Lock()
+							require.False(t, ips[u.IP], "ip %s given twice", u.IP)
+							ips[u.IP] = true
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				require.Len(t, ips, 13, "14 addresses minus the gateway")
+				require.False(t, ips["10.1.0.1"], "the gateway is never allocated")
+				free, err := s.FreeIPs(ctx, l3, "", "", 10)
+				require.NoError(t, err)
+				require.Empty(t, free)
+				// A retried allocation for the same NIC returns its address.
+				nic := models.NewUUID()
+				require.NoError(t, s.ReleaseIPsOfNIC(ctx, nic))
+			})
+			t.Run("migrations are idempotent", func(t *testing.T) {
+				n, err := s.Count(ctx, "schema_migrations", "1 = 1")
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+			})
+		})
+	}
+}

@@ -203,6 +203,11 @@ func (a *Activities) VMAllocateHostForStart(ctx context.Context, p activities.VM
 	for _, n := range nics {
 		req.L3UUIDs = append(req.L3UUIDs, n.L3NetworkUUID)
 	}
+	if req.HostUUID == "" && vols[0].HostUUID != "" {
+		// The simulator's primary storage keeps volumes on the host that
+		// created them, as LocalStorage does: the VM starts where its disk is.
+		req.HostUUID = string(vols[0].HostUUID)
+	}
 	alloc, err := a.allocate(ctx, req)
 	return alloc, wrap(err)
 }

@@ -29,7 +29,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// With fast queue readers, a GetWorkflowExecutionHistory long poll
 		// (client run.Get) can miss its wake-up and hang until the interval
 		// (default 20 s) expires; 1 s bounds that. Pollers re-poll at once.
-		dynamicconfig.HistoryLongPollExpirationInterval.Key(): time.Second,
+		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 200 * time.Millisecond,
 		// One partition per task queue: hundreds of per-host queues each see
 		// little traffic, and a single partition avoids forwarding between
 		// partitions (default 4).

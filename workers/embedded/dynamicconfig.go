@@ -9,7 +9,7 @@ import (
 // pollRPS lifts the rate limit of the history queue readers. Each reader of
 // the single shard may poll its queue MaxPollRPS times a second (default 20),
 // which adds ~45 ms to every task dispatch.
-const pollRPS = 1000
+const pollRPS = 20
 
 // requestRPS lifts the frontend's request rate limits well above anything one
 // machine generates.

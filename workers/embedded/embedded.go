@@ -62,8 +62,8 @@ type Server struct {
 	ui       *uiserver.Server
 	uiDone   chan struct{} // closed when the UI server's goroutine returns
 	unlock   func()        // releases the database file
-	// quietLogs silences the server's logger once Stop begins.
-	quietLogs atomic.Bool
+	// phase tells the server's logger which expected errors to drop.
+	phase atomic.Int32
 
 	stopOnce sync.Once
 	stopErr  error
@@ -120,7 +120,7 @@ func (s *Server) start(ctx context.Context, o Options, cfg *serverConfig) error 
 	ts, err := temporal.NewServer(
 		temporal.WithConfig(cfg.server),
 		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(newServerLogger(o.Logger, &s.quietLogs)),
+		temporal.WithLogger(newServerLogger(o.Logger, &s.phase)),
 		temporal.WithDynamicConfigClient(dynamicConfig()),
 	)
 	if err != nil {
@@ -133,6 +133,7 @@ func (s *Server) start(ctx context.Context, o Options, cfg *serverConfig) error 
 	if err := waitReady(ctx, s.frontendAddr, s.namespace, o.Logger); err != nil {
 		return errors.Join(err, s.stop())
 	}
+	s.phase.Store(phaseRunning)
 	if o.UIPort != 0 {
 		if err := s.startUI(ctx, o.Host, o.UIPort); err != nil {
 			return errors.Join(err, s.stop())
@@ -177,7 +178,7 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) stop() error {
-	s.quietLogs.Store(true)
+	s.phase.Store(phaseStopping)
 	if s.ui != nil {
 		s.ui.Stop()
 		<-s.uiDone

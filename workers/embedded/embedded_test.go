@@ -128,9 +128,10 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	t.Logf("sequential 1-activity workflow latency (%s, %d runs): mean %.1f ms, p50 %.1f ms, p95 %.1f ms, max %.1f ms",
 		prefix, n, ms(mean), ms(ds[n/2]), ms(ds[n*95/100]), ms(ds[n-1]))
-	// Untuned (20 polls/s per queue reader) a run takes ~150 ms; tuned, ~30 ms.
-	// The bound is loose for loaded CI machines.
-	require.Less(t, mean, 150*time.Millisecond, "mean workflow latency")
+	// Untuned (20 polls/s per queue reader) the median is ~150 ms; tuned,
+	// ~25 ms. The mean includes the occasional missed long-poll wake-up (see
+	// dynamicConfig). The bound is loose for loaded CI machines.
+	require.Less(t, ds[n/2], 100*time.Millisecond, "median workflow latency")
 }
 
 func TestInMemory(t *testing.T) {

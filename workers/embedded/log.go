@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -20,13 +21,24 @@ const serverLogLevel = slog.LevelWarn
 // panic here: a panic in Start is turned into an error by startTemporal, and
 // one elsewhere still stops a server that cannot go on.
 type serverLogger struct {
-	slog *slog.Logger
-	// quiet is set when Stop begins. Services stop one after another, and the
-	// ones still running log a burst of errors about the ones gone (pollers
-	// cut off, "Not enough hosts to serve the request"); those records are
-	// dropped.
-	quiet *atomic.Bool
+	slog  *slog.Logger
+	phase *atomic.Int32
 }
+
+// Server phases, for dropping the expected errors of start and stop.
+const (
+	// phaseStarting: the worker service dials the frontend before it is
+	// healthy and logs the failed attempt before it retries; records with
+	// frontendNotHealthy are dropped.
+	phaseStarting int32 = iota
+	phaseRunning
+	// phaseStopping: services stop one after another, and the ones still
+	// running log a burst of errors about the ones gone (pollers cut off,
+	// "Not enough hosts to serve the request"); all records are dropped.
+	phaseStopping
+)
+
+const frontendNotHealthy = "Frontend is not healthy yet"
 
 var (
 	_ log.Logger      = serverLogger{}
@@ -35,10 +47,10 @@ var (
 )
 
 // newServerLogger returns a server logger that writes records at
-// serverLogLevel and above to l until quiet is set.
-func newServerLogger(l *slog.Logger, quiet *atomic.Bool) serverLogger {
+// serverLogLevel and above to l, except those expected in phase.
+func newServerLogger(l *slog.Logger, phase *atomic.Int32) serverLogger {
 	h := minLevelHandler{Handler: l.Handler(), min: serverLogLevel}
-	return serverLogger{slog: slog.New(h).With("component", "temporal"), quiet: quiet}
+	return serverLogger{slog: slog.New(h).With("component", "temporal"), phase: phase}
 }
 
 func (l serverLogger) Debug(msg string, tags ...tag.Tag) { l.log(slog.LevelDebug, msg, tags) }
@@ -67,7 +79,15 @@ func (l serverLogger) SLog() *slog.Logger { return l.slog }
 
 func (l serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if l.quiet.Load() || !l.slog.Enabled(ctx, level) {
+	if !l.slog.Enabled(ctx, level) {
+		return
+	}
+	switch l.phase.Load() {
+	case phaseStarting:
+		if strings.Contains(errorTag(tags), frontendNotHealthy) {
+			return
+		}
+	case phaseStopping:
 		return
 	}
 	attrs := make([]slog.Attr, len(tags))

@@ -65,7 +65,12 @@ func buildConfig(o Options) (*serverConfig, error) {
 		return p
 	}
 	frontendPort := o.FrontendPort
-	if frontendPort == 0 {
+	if frontendPort != 0 {
+		// Fail before the server is half built, which leaks its listeners.
+		if err := checkPortFree(o.Host, frontendPort); err != nil {
+			return nil, fmt.Errorf("frontend port: %w", err)
+		}
+	} else {
 		frontendPort = next()
 		frontendAddr = hostPort(dialHost(o.Host), frontendPort)
 	}
@@ -264,6 +269,15 @@ func freePorts(ip string, n int) ([]int, error) {
 		ports = append(ports, addr.Port)
 	}
 	return ports, nil
+}
+
+// checkPortFree fails if host:port cannot be listened on.
+func checkPortFree(host string, port int) error {
+	l, err := net.Listen("tcp", hostPort(host, port))
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 // parkInTimeWait connects to l and closes the accepted end first, which puts

@@ -117,17 +117,23 @@ func (s *Server) start(ctx context.Context, o Options, cfg *serverConfig) error 
 	if err := preparePersistence(ctx, o, cfg); err != nil {
 		return err
 	}
-	ts, err := temporal.NewServer(
-		temporal.WithConfig(cfg.server),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(newServerLogger(o.Logger, &s.phase)),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
-	)
+	// The server creates its listeners while it is built and reports a
+	// failure through Logger.Fatal, which serverLogger turns into a panic.
+	var ts temporal.Server
+	err := recoverFatal(func() (err error) {
+		ts, err = temporal.NewServer(
+			temporal.WithConfig(cfg.server),
+			temporal.ForServices(temporal.DefaultServices),
+			temporal.WithLogger(newServerLogger(o.Logger, &s.phase)),
+			temporal.WithDynamicConfigClient(dynamicConfig()),
+		)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create temporal server: %w", err)
 	}
-	if err := startTemporal(ts); err != nil {
-		return err
+	if err := recoverFatal(ts.Start); err != nil {
+		return fmt.Errorf("start temporal server: %w", err)
 	}
 	s.temporal = ts
 	if err := waitReady(ctx, s.frontendAddr, s.namespace, o.Logger); err != nil {
@@ -142,19 +148,16 @@ func (s *Server) start(ctx context.Context, o Options, cfg *serverConfig) error 
 	return nil
 }
 
-// startTemporal starts the server's services. The server reports bind
-// failures through Logger.Fatal, which serverLogger turns into a panic; that
-// panic is returned as an error here instead of killing the process.
-func startTemporal(ts temporal.Server) (err error) {
+// recoverFatal calls f and returns a panic from serverLogger.Fatal or Panic
+// as an error, so that a server that cannot start does not take the process
+// down.
+func recoverFatal(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("start temporal server: %v", r)
+			err = fmt.Errorf("%v", r)
 		}
 	}()
-	if err := ts.Start(); err != nil {
-		return fmt.Errorf("start temporal server: %w", err)
-	}
-	return nil
+	return f()
 }
 
 // FrontendAddr returns the frontend's host:port for client.Dial.

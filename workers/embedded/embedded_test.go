@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -219,6 +220,20 @@ func TestOptionsErrors(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+func TestPortInUse(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+
+	_, err = Start(t.Context(), Options{FrontendPort: port})
+	require.ErrorContains(t, err, "address already in use")
+	// ui-server would exit the process on this; Start must return an error.
+	_, err = Start(t.Context(), Options{UIPort: port, Logger: testLogger()})
+	require.ErrorContains(t, err, "address already in use")
 }
 
 // BenchmarkWorkflow measures sequential 1-activity workflows on an in-memory

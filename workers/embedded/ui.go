@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -17,12 +16,7 @@ import (
 // Logger.Fatal, which exits the process. So the port is probed first; the
 // window between probe and bind is tiny for a port the caller chose.
 func (s *Server) startUI(ctx context.Context, host string, port int) (err error) {
-	addr := hostPort(host, port)
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("web ui port: %w", err)
-	}
-	if err := l.Close(); err != nil {
+	if err := checkPortFree(host, port); err != nil {
 		return fmt.Errorf("web ui port: %w", err)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 // a SQLite store, the API on a free loopback port, the control-plane worker
 // and the simulated host fleet.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ts     *embedded.Server
 	n      *node.Node
 	faults *db.Faults
@@ -35,7 +36,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-func startTemporal(t *testing.T) *embedded.Server {
+func startTemporal(t testing.TB) *embedded.Server {
 	t.Helper()
 	ts, err := embedded.Start(context.Background(), embedded.Options{Logger: quietLogger()})
 	require.NoError(t, err)
@@ -43,7 +44,7 @@ func startTemporal(t *testing.T) *embedded.Server {
 	return ts
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, ts: startTemporal(t), faults: &db.Faults{}}
 	n, err := node.Start(context.Background(), node.Config{DB: "sqlite::memory:", Temporal: e.ts.FrontendAddr(), Namespace: e.ts.Namespace(),
@@ -70,15 +71,27 @@ func (e *env) mustCreate(path string, params map[string]any) string {
 	return inv["uuid"].(string)
 }
 
-func (e *env) buildInfra(hosts int) infra {
+func (e *env) buildInfra(hosts int) infra { return e.buildInfraN(hosts) }
+
+// buildInfraN adds the hosts ten at a time.
+func (e *env) buildInfraN(hosts int) infra {
 	e.t.Helper()
 	var in infra
 	in.zone = e.mustCreate("zones", map[string]any{"name": "zone", "description": "", "isDefault": false})
 	in.cluster = e.mustCreate("clusters", map[string]any{"zoneUuid": in.zone, "name": "cluster", "hypervisorType": "Simulator"})
+	in.hosts = make([]string, hosts)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 10)
 	for i := 0; i < hosts; i++ {
-		in.hosts = append(in.hosts, e.mustCreate("hosts/simulators", map[string]any{"name": fmt.Sprintf("host-%d", i),
-			"managementIp": fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), "clusterUuid": in.cluster, "cpuCapacity": 16, "memoryCapacity": int64(64) << 30}))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			in.hosts[i] = e.mustCreate("hosts/simulators", map[string]any{"name": fmt.Sprintf("host-%d", i),
+				"managementIp": fmt.Sprintf("10.0.%d.%d", i/250, i%250+1), "clusterUuid": in.cluster, "cpuCapacity": 128, "memoryCapacity": int64(1) << 40})
+		}(i)
 	}
+	wg.Wait()
 	in.ps = e.mustCreate("primary-storage/simulators", map[string]any{"name": "ps", "url": "/sim/ps", "zoneUuid": in.zone, "totalCapacity": int64(1) << 50})
 	_, err := e.c.Call("POST", "v1/clusters/"+in.cluster+"/primary-storage/"+in.ps, map[string]any{"params": map[string]any{}})
 	require.NoError(e.t, err)

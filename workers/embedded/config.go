@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,14 +49,20 @@ func buildConfig(o Options) (*serverConfig, error) {
 	// listeners bind to internalIP, which every service must be able to reach:
 	// loopback when the frontend listens on a wildcard address, else o.Host.
 	internalIP := dialHost(o.Host)
-	frontendAddr := hostPort(dialHost(o.Host), o.FrontendPort)
 
+	frontendPort := o.FrontendPort
+	if frontendPort != 0 {
+		// Fail before the server is half built, which leaks its listeners.
+		if err := checkPortFree(o.Host, frontendPort); err != nil {
+			return nil, fmt.Errorf("frontend port: %w", err)
+		}
+	}
 	// Frontend HTTP and membership, and gRPC plus membership for the others.
 	n := 8
-	if o.FrontendPort == 0 {
+	if frontendPort == 0 {
 		n++
 	}
-	ports, err := freePorts(internalIP, n)
+	ports, err := freePorts(internalIP, n, o.FrontendPort, o.UIPort)
 	if err != nil {
 		return nil, err
 	}
@@ -64,16 +71,10 @@ func buildConfig(o Options) (*serverConfig, error) {
 		ports = ports[1:]
 		return p
 	}
-	frontendPort := o.FrontendPort
-	if frontendPort != 0 {
-		// Fail before the server is half built, which leaks its listeners.
-		if err := checkPortFree(o.Host, frontendPort); err != nil {
-			return nil, fmt.Errorf("frontend port: %w", err)
-		}
-	} else {
+	if frontendPort == 0 {
 		frontendPort = next()
-		frontendAddr = hostPort(dialHost(o.Host), frontendPort)
 	}
+	frontendAddr := hostPort(dialHost(o.Host), frontendPort)
 	service := func(bindIP string, grpcPort int) config.Service {
 		return config.Service{RPC: config.RPC{
 			GRPCPort:       grpcPort,
@@ -243,12 +244,13 @@ func setupSchemaIfNew(sqlCfg *config.SQL) error {
 	return nil
 }
 
-// freePorts returns n distinct TCP ports that are free on ip. Each port is
-// left in TIME_WAIT by closing an accepted connection from the server side,
+// freePorts returns n distinct TCP ports that are free on ip, none of them
+// in exclude (the ports the caller chose, which are not bound yet). Each port
+// is left in TIME_WAIT by closing an accepted connection from the server side,
 // so the kernel does not hand it out again for bind(:0) for a minute, while
 // the server can still bind it (Go listeners set SO_REUSEADDR). That keeps
 // servers started concurrently in one process from picking the same ports.
-func freePorts(ip string, n int) ([]int, error) {
+func freePorts(ip string, n int, exclude ...int) ([]int, error) {
 	listeners := make([]*net.TCPListener, 0, n)
 	defer func() {
 		for _, l := range listeners {
@@ -256,13 +258,16 @@ func freePorts(ip string, n int) ([]int, error) {
 		}
 	}()
 	ports := make([]int, 0, n)
-	for range n {
+	for len(ports) < n {
 		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.ParseIP(ip)})
 		if err != nil {
 			return nil, fmt.Errorf("find free port on %s: %w", ip, err)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, l) // held open, so that ports are distinct
 		addr := l.Addr().(*net.TCPAddr)
+		if slices.Contains(exclude, addr.Port) {
+			continue
+		}
 		if err := parkInTimeWait(l, addr); err != nil {
 			return nil, fmt.Errorf("find free port on %s: %w", ip, err)
 		}

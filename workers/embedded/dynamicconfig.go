@@ -35,7 +35,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// 100 sequential workflows: 1 s gives a mean of 57-67 ms (3-4 % of
 		// runs take 1 s); 200 ms gives 30-37 ms (worst 211 ms). The cost is
 		// that a waiting run.Get re-polls 5 times a second.
-		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 200 * time.Millisecond,
+		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 2 * time.Second,
 		// One partition per task queue: hundreds of per-host queues each see
 		// little traffic, and a single partition avoids forwarding between
 		// partitions (default 4).

@@ -60,7 +60,11 @@ func startServer(t testing.TB, o Options) *Server {
 	s, err := Start(t.Context(), o)
 	require.NoError(t, err)
 	t.Logf("server ready in %v at %s", time.Since(start).Round(time.Millisecond), s.FrontendAddr())
-	t.Cleanup(func() { require.NoError(t, s.Stop()) })
+	t.Cleanup(func() {
+		start := time.Now()
+		require.NoError(t, s.Stop())
+		t.Logf("server stopped in %v", time.Since(start).Round(time.Millisecond))
+	})
 	return s
 }
 
@@ -135,8 +139,9 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 	require.Less(t, ds[n/2], 100*time.Millisecond, "median workflow latency")
 }
 
+// TestInMemory is not parallel, so that its latency figures are measured on
+// an otherwise idle machine: the parallel tests wait for it.
 func TestInMemory(t *testing.T) {
-	t.Parallel()
 	uiPort, err := freePorts("127.0.0.1", 1)
 	require.NoError(t, err)
 	s := startServer(t, Options{UIPort: uiPort[0], Namespace: "zcloud-test"})
@@ -168,6 +173,16 @@ func TestFilePersistence(t *testing.T) {
 		runGreet(t, c, "greet-file")
 		measureLatency(t, c, "latency-file", 20)
 	})
+
+	// The pragmas took effect: header bytes 18 and 19 (file format write and
+	// read version) are 2 in WAL mode, 1 in rollback-journal mode.
+	f, err := os.Open(dbFile)
+	require.NoError(t, err)
+	header := make([]byte, 20)
+	_, err = io.ReadFull(f, header)
+	require.NoError(t, f.Close())
+	require.NoError(t, err)
+	require.Equal(t, []byte{2, 2}, header[18:20], "sqlite file format versions (2 = WAL)")
 	// A restart in this process reuses the sqlite plugin's pooled connection.
 	t.Run("restart", func(t *testing.T) {
 		c := connect(t, startServer(t, Options{DBFile: dbFile}))

@@ -22,9 +22,6 @@ var drivers = map[string]Constructor{
 	"libvirt": notYet,
 }
 
-// Compile-time checks that every registered driver keeps the contract.
-var _ driver.Driver = (*sim.Driver)(nil)
-
 func newSim(options map[string]string) (driver.Driver, error) {
 	cfg, err := sim.ParseConfig(options)
 	if err != nil {

@@ -2,6 +2,7 @@ package hostworker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,6 +43,17 @@ func (a *Agent) Run(ctx context.Context, c client.Client, opts worker.Options) e
 // few at a time. If one fails to start or dies, all are stopped and its
 // error is returned.
 func RunAll(ctx context.Context, c client.Client, agents []*Agent, opts worker.Options) error {
+	seen := make(map[string]bool, len(agents))
+	for _, a := range agents {
+		switch {
+		case a.hostUUID == "":
+			return errors.New("agent without a host uuid")
+		case seen[a.hostUUID]:
+			return fmt.Errorf("two agents for host %s", a.hostUUID)
+		}
+		seen[a.hostUUID] = true
+	}
+
 	fatal := make(chan error, 1)
 	workers := make([]worker.Worker, len(agents))
 	for i, a := range agents {

@@ -38,3 +38,22 @@ func TestRunAllReportsStartFailure(t *testing.T) {
 	err = hostworker.RunAll(t.Context(), c, agents, hostworker.DefaultWorkerOptions())
 	require.ErrorContains(t, err, "start worker of host")
 }
+
+func TestRunAllRejectsBadAgents(t *testing.T) {
+	d, err := sim.New(sim.Config{})
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		agents []*hostworker.Agent
+	}{
+		{"no host uuid", []*hostworker.Agent{hostworker.New("", d, nil)}},
+		{"same host twice", []*hostworker.Agent{hostworker.New("h1", d, nil), hostworker.New("h1", d, nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The client is never used: the agents are refused first.
+			err := hostworker.RunAll(t.Context(), nil, tt.agents, hostworker.DefaultWorkerOptions())
+			require.Error(t, err)
+		})
+	}
+}

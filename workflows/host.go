@@ -23,6 +23,9 @@ type HostPingParams struct {
 // PingWorkflowID is the ID of a host's liveness workflow: one per host.
 func PingWorkflowID(hostUUID string) string { return "host-ping-" + hostUUID }
 
+// WakeSignal makes a host's liveness loop ping at once.
+const WakeSignal = "wake"
+
 // pingIterations bounds a liveness run's history before continue-as-new.
 const pingIterations = 200
 
@@ -97,6 +100,9 @@ func ReconnectHostWorkflow(ctx workflow.Context, p activities.HostRef) (res acti
 		return res, err
 	}
 	startPing(ctx, p.HostUUID)
+	// If the loop was running already, have it ping now (and re-read its
+	// interval) rather than at the end of its current sleep.
+	_ = workflow.SignalExternalWorkflow(ctx, PingWorkflowID(p.HostUUID), "", WakeSignal, nil).Get(ctx, nil)
 	return inventory(ctx, "Host", p.HostUUID, "inventory")
 }
 
@@ -114,6 +120,7 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 		StartToCloseTimeout:    10 * time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
+	wake := workflow.GetSignalChannel(ctx, WakeSignal)
 	for i := 0; i < pingIterations; i++ {
 		var pr hostapi.PingResult
 		perr := workflow.ExecuteActivity(pctx, hostapi.ActPing, hostapi.PingParams{HostUUID: p.HostUUID}).Get(ctx, &pr)
@@ -140,9 +147,13 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 		if out.Interval > 0 {
 			p.Interval = out.Interval
 		}
-		if err := workflow.Sleep(ctx, p.Interval); err != nil {
-			return err
-		}
+		// Sleep until the next ping, or until ReconnectHost wakes us.
+		tctx, cancel := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(tctx, p.Interval), func(workflow.Future) {})
+		sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.Select(ctx)
+		cancel()
 	}
 	return workflow.NewContinueAsNewError(ctx, HostPing, p)
 }

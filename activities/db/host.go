@@ -93,7 +93,7 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 		}
 		a.Logger.Warn("host ping failed", "host_uuid", h.UUID, "failures", failures, "error", p.Error)
 		rec.Status, rec.PingFailures = models.StatusDisconnected, failures
-		rec.Reconnect = failures >= a.intConfig(ctx, "host", "ping.maxFailure", 3) || h.HypervisorType == "Simulator"
+		rec.Reconnect = failures >= a.intConfig(ctx, "host", "ping.maxFailure", 3)
 		return rec, nil
 	}
 	if p.Result.HostUUID != h.UUID {
@@ -115,20 +115,40 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 			a.Logger.Warn("host runs a domain the control plane does not place there", "host_uuid", h.UUID, "vm_uuid", vm.UUID)
 			continue
 		}
-		if changed, err := a.Store.SyncVMState(ctx, vm.UUID, h.UUID, vm.State); err != nil {
+		if err := a.syncVM(ctx, h.UUID, vm.UUID, vm.State); err != nil {
 			return rec, err
-		} else if changed {
-			a.Logger.Info("vm state synced from host", "host_uuid", h.UUID, "vm_uuid", vm.UUID, "state", vm.State)
 		}
 	}
 	for uuid, state := range known {
 		if !seen[uuid] && state == models.VMRunning {
 			// The host no longer has it: it stopped behind our back.
-			if _, err := a.Store.SyncVMState(ctx, uuid, h.UUID, models.VMStopped); err != nil {
+			a.Logger.Warn("running vm missing on its host", "host_uuid", h.UUID, "vm_uuid", uuid)
+			if err := a.syncVM(ctx, h.UUID, uuid, models.VMStopped); err != nil {
 				return rec, err
 			}
-			a.Logger.Warn("running vm missing on its host; marked Stopped", "host_uuid", h.UUID, "vm_uuid", uuid)
 		}
 	}
 	return rec, nil
+}
+
+// syncVM applies a state the host reported. A VM found stopped gives its
+// host's CPU and memory back and leaves the host, as ZStack does.
+func (a *Activities) syncVM(ctx context.Context, hostUUID, vmUUID, state string) error {
+	changed, err := a.Store.SyncVMState(ctx, vmUUID, hostUUID, state)
+	if err != nil || !changed {
+		return err
+	}
+	a.Logger.Info("vm state synced from host", "host_uuid", hostUUID, "vm_uuid", vmUUID, "state", state)
+	if state != models.VMStopped {
+		return nil
+	}
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, vmUUID, &vm); err != nil {
+		return err
+	}
+	if err := a.Store.ReturnHostCapacity(ctx, hostUUID, int64(vm.CPUNum), vm.MemorySize); err != nil {
+		return err
+	}
+	none := ""
+	return a.Store.SetVMState(ctx, vmUUID, models.VMStopped, &none)
 }

@@ -1,10 +1,14 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"sync"
@@ -286,4 +290,15 @@ func TestDeadAgentFailsFast(t *testing.T) {
 	require.Less(t, elapsed, 3*hostapi.ScheduleToStart, "dead host must fail fast")
 	t.Logf("dead host detected in %s", elapsed)
 	e.assertClean(in)
+}
+
+func jsonBody(t testing.TB, v any) io.Reader {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return bytes.NewReader(b)
+}
+
+func decode(t testing.TB, resp *http.Response, v any) {
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
 }

@@ -30,6 +30,7 @@ TEST_TIMEOUT ?= 25m
 DEV_ARGS ?=
 
 GOLANGCI_LINT_VERSION ?= v2.15.0
+WORKFLOWCHECK_VERSION ?= v0.6.0
 TOOLS_BIN := $(CURDIR)/bin/tools
 GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
@@ -65,6 +66,8 @@ lint: $(GOLANGCI_LINT)
 	$(GO) vet ./... || rc=1; \
 	echo '>> golangci-lint $(GOLANGCI_LINT_VERSION)'; \
 	$(GOLANGCI_LINT) run ./... || rc=1; \
+	echo '>> workflowcheck (determinism of workflow code)'; \
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION) ./workflows/... || rc=1; \
 	exit $$rc
 
 fmt:

@@ -117,10 +117,11 @@ func vmOp(workflow string) handlerFunc {
 }
 
 func (s *Server) addSimulatorHost(r *request) {
-	r.params["uuid"] = s.newResourceUUID(r)
+	uuid := s.newResourceUUID(r)
+	r.params["uuid"] = uuid
 	args, _ := json.Marshal(r.params)
-	s.startJob(r, workflows.AddSimHost, activities.OpParams{Op: "AddSimulatorHost", Args: args, AccountUUID: r.session.AccountUUID,
-		SystemTags: r.systemTags, UserTags: r.userTags})
+	s.startJob(r, workflows.AddSimHost, workflows.AddHostParams{HostUUID: uuid, Op: activities.OpParams{Op: "AddSimulatorHost", Args: args,
+		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
 }
 
 func (s *Server) reconnectHost(r *request) {

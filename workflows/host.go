@@ -20,6 +20,13 @@ type HostPingParams struct {
 	Interval time.Duration `json:"interval"`
 }
 
+// AddHostParams adds a host: the database operation that records it, and
+// the UUID it gets.
+type AddHostParams struct {
+	Op       activities.OpParams `json:"op"`
+	HostUUID string              `json:"hostUuid"`
+}
+
 // PingWorkflowID is the ID of a host's liveness workflow: one per host.
 func PingWorkflowID(hostUUID string) string { return "host-ping-" + hostUUID }
 
@@ -32,14 +39,14 @@ const pingIterations = 200
 // AddSimulatorHostWorkflow adds a simulated host: record it, start its
 // agent, connect to it over its own queue, record its facts, and start its
 // liveness loop. Any failure removes what was done.
-func AddSimulatorHostWorkflow(ctx workflow.Context, p activities.OpParams) (res activities.Result, err error) {
+func AddSimulatorHostWorkflow(ctx workflow.Context, p AddHostParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
 	var host activities.HostInfoResult
-	if err = local(ctx, activities.RunOp, p, &res); err != nil {
+	if err = local(ctx, activities.RunOp, p.Op, &res); err != nil {
 		return res, err
 	}
-	if err = local(ctx, activities.HostInfo, activities.HostRef{HostUUID: resultUUID(res)}, &host); err != nil {
+	if err = local(ctx, activities.HostInfo, activities.HostRef{HostUUID: p.HostUUID}, &host); err != nil {
 		return res, err
 	}
 	uuid := host.HostUUID

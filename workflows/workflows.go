@@ -3,8 +3,6 @@
 package workflows
 
 import (
-	"encoding/json"
-
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -115,13 +113,4 @@ func OpWorkflow(ctx workflow.Context, p activities.OpParams) (activities.Result,
 	var r activities.Result
 	err := local(ctx, activities.RunOp, p, &r)
 	return r, err
-}
-
-// resultUUID reads the uuid of the inventory in a job result.
-func resultUUID(r activities.Result) string {
-	var inv struct {
-		UUID string `json:"uuid"`
-	}
-	_ = json.Unmarshal(r.Value, &inv)
-	return inv.UUID
 }

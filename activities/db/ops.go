@@ -496,9 +496,10 @@ func addIPRange(ctx context.Context, a *Activities, args map[string]any, p activ
 			}
 		}
 		start, end = first, last
-		if gw == first {
+		switch gw {
+		case first:
 			start = first.Next()
-		} else if gw == last {
+		case last:
 			end = store.LongToIPv4(store.IPv4ToLong(last) - 1)
 		}
 	} else {

@@ -144,11 +144,11 @@ func (c *Client) Call(method, path string, body any) (map[string]json.RawMessage
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case st == http.StatusAccepted:
+		switch st {
+		case http.StatusAccepted:
 			time.Sleep(c.PollEvery)
 			continue
-		case st == http.StatusOK:
+		case http.StatusOK:
 			var out map[string]json.RawMessage
 			return out, json.Unmarshal(b, &out)
 		default:

@@ -104,7 +104,7 @@ func devCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer ts.Stop()
+			defer func() { _ = ts.Stop() }()
 			pw := envOr("ZCLOUD_ADMIN_PASSWORD", "password")
 			cfg := node.Config{DB: "sqlite:" + filepath.Join(dir, "zcloud.db"), Temporal: ts.FrontendAddr(), Namespace: ts.Namespace(),
 				TemporalUIURL: ts.UIURL(), Listen: listen, Worker: true, SimFleet: true, AdminPassword: pw, Logger: log,

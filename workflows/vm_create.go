@@ -83,24 +83,25 @@ func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error 
 	vols := append([]hostapi.VolumeSpec{spec.Spec.RootVolume}, spec.Spec.DataVolumes...)
 	for _, v := range vols {
 		v := v
+		// Host steps register their (idempotent) compensation before they
+		// run: a step cancelled or timed out half-way may still have left
+		// something on the host. Host activities wait for the agent to
+		// acknowledge a cancel, so the compensation runs after the step.
+		s.add(func(ctx workflow.Context) error {
+			return onHost(ctx, hostUUID, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: v}, nil)
+		})
 		var out hostapi.InstantiateVolumeResult
 		if err := onHost(ctx, hostUUID, hostapi.ActInstantiateVolume, hostapi.InstantiateVolumeParams{Volume: v}, &out); err != nil {
 			return err
 		}
-		s.add(func(ctx workflow.Context) error {
-			return onHost(ctx, hostUUID, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: v}, nil)
-		})
 		if err := local(ctx, activities.VolumeSetHost, activities.VolumeHost{VolumeUUID: v.UUID, HostUUID: hostUUID,
 			InstallPath: out.InstallPath, ActualSize: out.ActualSize}, nil); err != nil {
 			return err
 		}
 	}
-	var vr hostapi.VMOpResult
-	if err := onHost(ctx, hostUUID, hostapi.ActCreateVM, hostapi.CreateVMParams{VM: spec.Spec, Start: true}, &vr); err != nil {
-		return err
-	}
 	s.add(func(ctx workflow.Context) error {
 		return onHost(ctx, hostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil)
 	})
-	return nil
+	var vr hostapi.VMOpResult
+	return onHost(ctx, hostUUID, hostapi.ActCreateVM, hostapi.CreateVMParams{VM: spec.Spec, Start: true}, &vr)
 }

@@ -50,6 +50,7 @@ func hostCtx(ctx workflow.Context, hostUUID string) workflow.Context {
 		ScheduleToStartTimeout: hostapi.ScheduleToStart,
 		StartToCloseTimeout:    hostapi.StartToClose,
 		HeartbeatTimeout:       30 * time.Second,
+		WaitForCancellation:    true,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 200 * time.Millisecond,
 			MaximumAttempts: 3,

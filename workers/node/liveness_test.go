@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/api/apitest"
 )
 
 // TestHostLivenessAndVMSync shortens the ping interval through the API,
@@ -96,4 +97,34 @@ func TestJobIdempotency(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = e.c.Query("zones", nil)
 	require.Error(t, err)
+}
+
+// TestCancelRollsBack cancels a VM create while its host step runs: the
+// compensation releases everything (cancel = rollback).
+func TestCancelRollsBack(t *testing.T) {
+	e := newEnv(t)
+	in := e.buildInfra(1)
+	d, ok := e.n.Fleet.Driver(in.hosts[0])
+	require.True(t, ok)
+	d.SetLatency("host.CreateVM", 5*time.Second)
+	req, err := http.NewRequest(http.MethodPost, "http://"+e.n.Addr+"/zstack/v1/vm-instances", jsonBody(t, map[string]any{"params": e.vmParams(in, "vm-cancel")}))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "OAuth "+e.c.Session)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var body struct{ Location string }
+	decode(t, resp, &body)
+	require.Eventually(t, func() bool {
+		n, _ := e.n.Store.Count(context.Background(), "used_ips", "1 = 1")
+		return n == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	_, err = e.c.Call(http.MethodDelete, body.Location, nil)
+	require.NoError(t, err)
+	_, err = e.c.Call(http.MethodGet, body.Location, nil)
+	var apiErr *apitest.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, "SYS.1017", apiErr.Code, apiErr.Error())
+	d.SetLatency("host.CreateVM", 0)
+	require.Eventually(t, func() bool { return len(d.VMs()) == 0 }, 10*time.Second, 50*time.Millisecond)
+	e.assertClean(in)
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/api/apitest"
+	"github.com/zcloud/zcloud/models"
 	"github.com/zcloud/zcloud/workers/embedded"
 	"github.com/zcloud/zcloud/workers/node"
 )
@@ -48,10 +51,13 @@ func startTemporal(t testing.TB) *embedded.Server {
 	return ts
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvOn(t, "sqlite::memory:") }
+
+// newEnvOn is newEnv on a given store DSN.
+func newEnvOn(t testing.TB, dsn string) *env {
 	t.Helper()
 	e := &env{t: t, ts: startTemporal(t), faults: &db.Faults{}}
-	n, err := node.Start(context.Background(), node.Config{DB: "sqlite::memory:", Temporal: e.ts.FrontendAddr(), Namespace: e.ts.Namespace(),
+	n, err := node.Start(context.Background(), node.Config{DB: dsn, Temporal: e.ts.FrontendAddr(), Namespace: e.ts.Namespace(),
 		Listen: "127.0.0.1:0", Worker: true, SimFleet: true, AdminPassword: "password", Faults: e.faults, Logger: quietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(n.Stop)
@@ -148,9 +154,44 @@ func (e *env) assertClean(in infra) {
 }
 
 // TestContractLifecycle drives the API as zstack-sdk-go does, from login to
-// a running VM and back to expunged.
+// a running VM and back to expunged, on SQLite and (when make test provides
+// one) on MariaDB.
 func TestContractLifecycle(t *testing.T) {
-	e := newEnv(t)
+	t.Run("sqlite", func(t *testing.T) { contractLifecycle(t, newEnv(t)) })
+	t.Run("mariadb", func(t *testing.T) {
+		dsn := mariaDB(t)
+		if dsn == "" {
+			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
+		}
+		contractLifecycle(t, newEnvOn(t, dsn))
+	})
+}
+
+// mariaDB returns the DSN of a fresh database on the test MariaDB, dropped
+// after the test, or "" when there is none.
+func mariaDB(t *testing.T) string {
+	dsn := os.Getenv("ZCLOUD_TEST_MYSQL_DSN")
+	if dsn == "" {
+		if os.Getenv("ZCLOUD_TEST_REQUIRE_MYSQL") != "" {
+			t.Fatal("ZCLOUD_TEST_REQUIRE_MYSQL is set but ZCLOUD_TEST_MYSQL_DSN is empty")
+		}
+		return ""
+	}
+	name := "zcloud_t_" + models.NewUUID()[:12]
+	admin, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	_, err = admin.Exec("CREATE DATABASE " + name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name); admin.Close() })
+	slash := strings.Index(dsn, "/")
+	rest := ""
+	if q := strings.Index(dsn, "?"); q >= 0 {
+		rest = dsn[q:]
+	}
+	return "mysql://" + dsn[:slash] + "/" + name + rest
+}
+
+func contractLifecycle(t *testing.T, e *env) {
 	in := e.buildInfra(2)
 
 	// GET by uuid: one inventory; unknown uuid: an empty list, not an error.
@@ -171,6 +212,11 @@ func TestContractLifecycle(t *testing.T) {
 	ip := nics[0].(map[string]any)["ip"].(string)
 	require.NotEmpty(t, ip)
 	require.Len(t, vm["allVolumes"].([]any), 1)
+
+	// fields= keeps only the named fields.
+	picked, _, err := e.c.Query("vm-instances", url.Values{"q": {"uuid=" + uuid}, "fields": {"uuid,state"}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"uuid": uuid, "state": "Running"}, picked[0])
 
 	// Joins and operators.
 	found, _, err := e.c.Query("vm-instances", url.Values{"q": {"vmNics.ip=" + ip, "state?=Running,Stopped"}})

@@ -17,10 +17,12 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/api"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workers"
+	"github.com/zcloud/zcloud/workflows"
 )
 
 // Config selects what a node runs.
@@ -100,6 +102,13 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 			return fmt.Errorf("start control-plane worker: %w", err)
 		}
 	}
+	if cfg.SimFleet && cfg.Worker {
+		// Simulated agents live in memory: after a restart, reconnect the
+		// simulated hosts at once instead of at their next failed pings.
+		if err = n.reconnectSimHosts(ctx); err != nil {
+			return err
+		}
+	}
 	if cfg.Listen != "" {
 		n.API, err = api.New(api.Options{Store: n.Store, Temporal: n.Temporal, Logger: cfg.Logger,
 			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace})
@@ -117,6 +126,21 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 				cfg.Logger.Error("api server stopped", "error", err)
 			}
 		}()
+	}
+	return nil
+}
+
+func (n *Node) reconnectSimHosts(ctx context.Context) error {
+	var hosts []string
+	if err := n.Store.DB().SelectContext(ctx, &hosts, `SELECT uuid FROM hosts WHERE hypervisor_type = 'Simulator'`); err != nil {
+		return fmt.Errorf("list simulated hosts: %w", err)
+	}
+	for _, h := range hosts {
+		_, err := n.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "host-reconnect-" + h, TaskQueue: activities.TaskQueue},
+			workflows.Reconnect, activities.HostRef{HostUUID: h})
+		if err != nil {
+			n.logger.Warn("cannot start reconnect of simulated host", "host_uuid", h, "error", err)
+		}
 	}
 	return nil
 }

@@ -94,6 +94,7 @@ type CreateVMParams struct {
 
 // HostAllocation is where a VM was placed.
 type HostAllocation struct {
+	VMUUID      string `json:"vmUuid"`
 	HostUUID    string `json:"hostUuid"`
 	ClusterUUID string `json:"clusterUuid"`
 	ZoneUUID    string `json:"zoneUuid"`

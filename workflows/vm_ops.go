@@ -76,7 +76,7 @@ func stopOnHost(ctx workflow.Context, vmUUID, stopType string) error {
 	if err := onHost(ctx, spec.HostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil); err != nil && stopType != "" {
 		return err
 	}
-	return local(ctx, activities.VMReleaseHost, activities.HostAllocation{HostUUID: spec.HostUUID, CPU: spec.CPU, Memory: spec.Memory}, nil)
+	return local(ctx, activities.VMReleaseHost, activities.HostAllocation{VMUUID: vmUUID, HostUUID: spec.HostUUID}, nil)
 }
 
 // StopVMWorkflow stops a VM ("grace" asks the guest first, "cold" forces)
@@ -106,7 +106,7 @@ func StopVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Result, 
 		}
 		// The domain is off: from here on there is nothing to undo.
 		s = saga{}
-		if err = local(ctx, activities.VMReleaseHost, activities.HostAllocation{HostUUID: spec.HostUUID, CPU: spec.CPU, Memory: spec.Memory}, nil); err != nil {
+		if err = local(ctx, activities.VMReleaseHost, activities.HostAllocation{VMUUID: p.VMUUID, HostUUID: spec.HostUUID}, nil); err != nil {
 			return res, err
 		}
 	}

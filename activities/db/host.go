@@ -142,11 +142,7 @@ func (a *Activities) syncVM(ctx context.Context, hostUUID, vmUUID, state string)
 	if state != models.VMStopped {
 		return nil
 	}
-	var vm models.VMInstance
-	if err := a.Store.Get(ctx, store.ResVMInstance, vmUUID, &vm); err != nil {
-		return err
-	}
-	if err := a.Store.ReturnHostCapacity(ctx, hostUUID, int64(vm.CPUNum), vm.MemorySize); err != nil {
+	if err := a.Store.ReleaseHostOfVM(ctx, vmUUID); err != nil {
 		return err
 	}
 	none := ""

@@ -97,14 +97,15 @@ func (a *Activities) imageBackupStorage(ctx context.Context, imageUUID string) (
 	return "", models.Unavailable("image[uuid:%s] is not ready on any backup storage", imageUUID).WithCode(models.CodeAllocation)
 }
 
-// VMAllocateHost runs the host allocator and reserves the host's CPU and
-// memory and the primary storage's capacity, trying candidates in order
-// (least VMs first) until a conditional reservation wins.
+// VMAllocateHost runs the host allocator and reserves the chosen host's CPU
+// and memory, trying candidates in order (least VMs first) until a
+// conditional reservation wins. The reservation is recorded with the VM, so
+// a retried step returns the placement it already made.
 func (a *Activities) VMAllocateHost(ctx context.Context, p activities.CreateVMParams) (activities.HostAllocation, error) {
 	if err := a.Faults.check(activities.VMAllocateHost); err != nil {
 		return activities.HostAllocation{}, wrap(err)
 	}
-	root, total, err := a.diskSizes(ctx, p)
+	_, total, err := a.diskSizes(ctx, p)
 	if err != nil {
 		return activities.HostAllocation{}, wrap(err)
 	}
@@ -114,29 +115,23 @@ func (a *Activities) VMAllocateHost(ctx context.Context, p activities.CreateVMPa
 	}
 	req := store.AllocationRequest{CPU: int64(p.CPUNum), Memory: p.MemorySize, DiskSize: total, ZoneUUID: p.ZoneUUID,
 		ClusterUUID: p.ClusterUUID, HostUUID: p.HostUUID, PSUUID: p.PSUUID, L3UUIDs: p.L3NetworkUUIDs, BSUUID: bs}
-	alloc, err := a.allocate(ctx, req)
+	alloc, err := a.allocate(ctx, p.VMUUID, req)
 	if err != nil {
 		return alloc, wrap(err)
 	}
-	_ = root
-	if err := a.Store.Update(ctx, store.ResVMInstance, p.VMUUID, map[string]any{
-		"zoneUuid": alloc.ZoneUUID, "clusterUuid": alloc.ClusterUUID, "hostUuid": alloc.HostUUID,
-		"hypervisorType": a.hostHypervisor(ctx, alloc.HostUUID)}); err != nil {
-		a.release(ctx, alloc)
-		return activities.HostAllocation{}, wrap(err)
-	}
-	return alloc, nil
-}
-
-func (a *Activities) hostHypervisor(ctx context.Context, hostUUID string) string {
 	var h models.Host
-	if err := a.Store.Get(ctx, store.ResHost, hostUUID, &h); err != nil {
-		return ""
+	if err := a.Store.Get(ctx, store.ResHost, alloc.HostUUID, &h); err != nil {
+		return alloc, wrap(err)
 	}
-	return h.HypervisorType
+	return alloc, wrap(a.Store.Update(ctx, store.ResVMInstance, p.VMUUID, map[string]any{
+		"zoneUuid": h.ZoneUUID, "clusterUuid": h.ClusterUUID, "hostUuid": h.UUID, "hypervisorType": h.HypervisorType}))
 }
 
-func (a *Activities) allocate(ctx context.Context, req store.AllocationRequest) (activities.HostAllocation, error) {
+func (a *Activities) allocate(ctx context.Context, vmUUID string, req store.AllocationRequest) (activities.HostAllocation, error) {
+	if held, ok, err := a.Store.AllocationOfVM(ctx, vmUUID); err != nil || ok {
+		return activities.HostAllocation{VMUUID: vmUUID, HostUUID: held.HostUUID, PSUUID: held.PSUUID,
+			CPU: held.CPU, Memory: held.Memory, DiskSize: req.DiskSize}, err
+	}
 	cands, err := a.Store.HostCandidates(ctx, req, 50)
 	if err != nil {
 		return activities.HostAllocation{}, err
@@ -158,33 +153,19 @@ func (a *Activities) allocate(ctx context.Context, req store.AllocationRequest) 
 	}
 	var last error
 	for _, c := range cands {
-		if err := a.Store.ReserveHostCapacity(ctx, c.HostUUID, req.CPU, req.Memory); err != nil {
+		if err := a.Store.ReserveHostForVM(ctx, vmUUID, c.HostUUID, c.PSUUID, req.CPU, req.Memory); err != nil {
 			last = err
 			continue
 		}
-		if req.DiskSize > 0 {
-			if err := a.Store.ReservePSCapacity(ctx, c.PSUUID, req.DiskSize); err != nil {
-				_ = a.Store.ReturnHostCapacity(ctx, c.HostUUID, req.CPU, req.Memory)
-				last = err
-				continue
-			}
-		}
-		return activities.HostAllocation{HostUUID: c.HostUUID, ClusterUUID: c.ClusterUUID, ZoneUUID: c.ZoneUUID,
+		return activities.HostAllocation{VMUUID: vmUUID, HostUUID: c.HostUUID, ClusterUUID: c.ClusterUUID, ZoneUUID: c.ZoneUUID,
 			PSUUID: c.PSUUID, CPU: req.CPU, Memory: req.Memory, DiskSize: req.DiskSize}, nil
 	}
 	return activities.HostAllocation{}, last
 }
 
-func (a *Activities) release(ctx context.Context, alloc activities.HostAllocation) {
-	_ = a.Store.ReturnHostCapacity(ctx, alloc.HostUUID, alloc.CPU, alloc.Memory)
-	if alloc.DiskSize > 0 && alloc.PSUUID != "" {
-		_ = a.Store.ReturnPSCapacity(ctx, alloc.PSUUID, alloc.DiskSize)
-	}
-}
-
 // VMAllocateHostForStart picks a host for a stopped VM among the clusters
 // its root volume's primary storage is attached to, and reserves CPU and
-// memory (the storage is already held).
+// memory (the storage is already held by the volumes).
 func (a *Activities) VMAllocateHostForStart(ctx context.Context, p activities.VMStartAllocParams) (activities.HostAllocation, error) {
 	var vm models.VMInstance
 	if err := a.Store.Get(ctx, store.ResVMInstance, p.VMUUID, &vm); err != nil {
@@ -208,20 +189,14 @@ func (a *Activities) VMAllocateHostForStart(ctx context.Context, p activities.VM
 		// created them, as LocalStorage does: the VM starts where its disk is.
 		req.HostUUID = string(vols[0].HostUUID)
 	}
-	alloc, err := a.allocate(ctx, req)
+	alloc, err := a.allocate(ctx, p.VMUUID, req)
 	return alloc, wrap(err)
 }
 
-// VMReleaseHost gives back what VMAllocateHost took. It is idempotent per
-// workflow only through the saga (it runs once per allocation).
+// VMReleaseHost gives back the CPU and memory a VM holds on its host;
+// releasing twice is a no-op.
 func (a *Activities) VMReleaseHost(ctx context.Context, alloc activities.HostAllocation) error {
-	if err := a.Store.ReturnHostCapacity(ctx, alloc.HostUUID, alloc.CPU, alloc.Memory); err != nil {
-		return err
-	}
-	if alloc.DiskSize > 0 && alloc.PSUUID != "" {
-		return a.Store.ReturnPSCapacity(ctx, alloc.PSUUID, alloc.DiskSize)
-	}
-	return nil
+	return a.Store.ReleaseHostOfVM(ctx, alloc.VMUUID)
 }
 
 // VMAllocateVolumes records the root volume and the data volumes on the
@@ -245,21 +220,26 @@ func (a *Activities) VMAllocateVolumes(ctx context.Context, p activities.VMAlloc
 		if i == 0 {
 			v.Type, v.Name, v.RootImageUUID = "Root", "ROOT-for-"+p.P.Name, models.Ref(p.P.ImageUUID)
 		}
-		if err := a.Store.Create(ctx, store.ResVolume, &v, v.UUID, p.P.AccountUUID); err != nil && models.AsError(err).Kind != models.KindConflict {
+		if err := a.Store.CreateVolume(ctx, &v, p.P.AccountUUID); err != nil {
 			return wrap(err)
 		}
 	}
 	return wrap(a.Store.Update(ctx, store.ResVMInstance, p.P.VMUUID, map[string]any{"rootVolumeUuid": models.NameUUID(p.P.VMUUID, "volume", "0")}))
 }
 
-// VMReleaseVolumes deletes the volume records of a VM being rolled back.
+// VMReleaseVolumes deletes the volume records of a VM being rolled back,
+// giving their primary storage capacity back.
 func (a *Activities) VMReleaseVolumes(ctx context.Context, p activities.VMAllocParams) error {
-	vols, err := a.Store.VMVolumes(ctx, p.P.VMUUID)
+	return a.deleteVolumes(ctx, p.P.VMUUID)
+}
+
+func (a *Activities) deleteVolumes(ctx context.Context, vmUUID string) error {
+	vols, err := a.Store.VMVolumes(ctx, vmUUID)
 	if err != nil {
 		return err
 	}
 	for _, v := range vols {
-		if err := a.Store.Delete(ctx, store.ResVolume, v.UUID); err != nil {
+		if err := a.Store.DeleteVolume(ctx, v.UUID); err != nil {
 			return err
 		}
 	}
@@ -277,11 +257,15 @@ func (a *Activities) VMAllocateNICs(ctx context.Context, p activities.VMAllocPar
 	if err := a.Faults.check(activities.VMAllocateNICs); err != nil {
 		return wrap(err)
 	}
+	var h models.Host
+	if err := a.Store.Get(ctx, store.ResHost, p.Alloc.HostUUID, &h); err != nil {
+		return wrap(err)
+	}
 	now := models.Now()
 	for i, l3 := range p.P.L3NetworkUUIDs {
 		uuid := models.NameUUID(p.P.VMUUID, "nic", l3)
 		n := models.VMNic{UUID: uuid, VMInstanceUUID: p.P.VMUUID, L3NetworkUUID: l3, MAC: macFor(uuid),
-			HypervisorType: a.hostHypervisor(ctx, p.Alloc.HostUUID), IPVersion: 4, DriverType: "virtio",
+			HypervisorType: h.HypervisorType, IPVersion: 4, DriverType: "virtio",
 			InternalName: fmt.Sprintf("vnic%d.%d", i, i), DeviceID: i, Type: "VNIC", State: models.StateEnabled, CreateDate: now, LastOpDate: now}
 		if err := a.Store.Insert(ctx, store.ResVMNic, &n); err != nil && models.AsError(err).Kind != models.KindConflict {
 			return wrap(err)
@@ -415,21 +399,13 @@ func (a *Activities) VMTransition(ctx context.Context, p activities.VMTransition
 }
 
 // VMExpungeRecord deletes a VM's volume records (returning their primary
-// storage capacity) and the VM record.
+// storage capacity), anything it still holds on a host, and the VM record.
 func (a *Activities) VMExpungeRecord(ctx context.Context, p activities.VMRef) error {
-	vols, err := a.Store.VMVolumes(ctx, p.VMUUID)
-	if err != nil {
+	if err := a.deleteVolumes(ctx, p.VMUUID); err != nil {
 		return err
 	}
-	for _, v := range vols {
-		if v.PrimaryStorageUUID != "" {
-			if err := a.Store.ReturnPSCapacity(ctx, string(v.PrimaryStorageUUID), v.Size); err != nil {
-				return err
-			}
-		}
-		if err := a.Store.Delete(ctx, store.ResVolume, v.UUID); err != nil {
-			return err
-		}
+	if err := a.Store.ReleaseHostOfVM(ctx, p.VMUUID); err != nil {
+		return err
 	}
 	return a.Store.Delete(ctx, store.ResVMInstance, p.VMUUID)
 }

@@ -4,61 +4,21 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/zcloud/zcloud/models"
+	"github.com/jmoiron/sqlx"
 )
 
 // ReserveHostCapacity takes cpu and memory from a host in one conditional
 // update: it succeeds only if the host still has them, so concurrent
-// allocations can never overcommit it.
+// allocations can never overcommit it. VMs reserve through
+// ReserveHostForVM, which also records what they hold.
 func (s *Store) ReserveHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE hosts SET available_cpu_capacity = available_cpu_capacity - ?,
-		available_memory_capacity = available_memory_capacity - ?
-		WHERE uuid = ? AND available_cpu_capacity >= ? AND available_memory_capacity >= ?`,
-		cpu, memory, hostUUID, cpu, memory)
-	if err != nil {
-		return fmt.Errorf("reserve host capacity: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return models.Unavailable("host[uuid:%s] has not enough capacity for cpu %d, memory %d", hostUUID, cpu, memory).WithCode(models.CodeAllocation)
-	}
-	return nil
+	return s.Tx(ctx, func(tx *sqlx.Tx) error { return reserveHost(ctx, tx, hostUUID, cpu, memory) })
 }
 
 // ReturnHostCapacity gives cpu and memory back to a host, never above its
 // total.
 func (s *Store) ReturnHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE hosts SET
-		available_cpu_capacity = CASE WHEN available_cpu_capacity + ? > total_cpu_capacity THEN total_cpu_capacity ELSE available_cpu_capacity + ? END,
-		available_memory_capacity = CASE WHEN available_memory_capacity + ? > total_memory_capacity THEN total_memory_capacity ELSE available_memory_capacity + ? END
-		WHERE uuid = ?`, cpu, cpu, memory, memory, hostUUID)
-	if err != nil {
-		return fmt.Errorf("return host capacity: %w", err)
-	}
-	return nil
-}
-
-// ReservePSCapacity takes size bytes from a primary storage conditionally.
-func (s *Store) ReservePSCapacity(ctx context.Context, psUUID string, size int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE primary_storages SET available_capacity = available_capacity - ?
-		WHERE uuid = ? AND available_capacity >= ?`, size, psUUID, size)
-	if err != nil {
-		return fmt.Errorf("reserve primary storage capacity: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return models.Unavailable("primary storage[uuid:%s] has not enough capacity for %d bytes", psUUID, size).WithCode(models.CodeStorageCapacity)
-	}
-	return nil
-}
-
-// ReturnPSCapacity gives size bytes back to a primary storage.
-func (s *Store) ReturnPSCapacity(ctx context.Context, psUUID string, size int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE primary_storages SET available_capacity =
-		CASE WHEN available_capacity + ? > total_capacity THEN total_capacity ELSE available_capacity + ? END
-		WHERE uuid = ?`, size, size, psUUID)
-	if err != nil {
-		return fmt.Errorf("return primary storage capacity: %w", err)
-	}
-	return nil
+	return returnHost(ctx, s.db, hostUUID, cpu, memory)
 }
 
 // HostCandidate is a host that passed the allocator's filters, with what the

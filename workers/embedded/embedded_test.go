@@ -127,6 +127,15 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 		runGreet(t, c, fmt.Sprintf("%s-%d", prefix, i))
 		ds[i] = time.Since(start)
 		total += ds[i]
+		if ds[i] > 300*time.Millisecond {
+			t.Logf("slow run %d: %v (start %s)", i, ds[i], start.Format("15:04:05.000"))
+			it := c.GetWorkflowHistory(t.Context(), fmt.Sprintf("%s-%d", prefix, i), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				e, err := it.Next()
+				require.NoError(t, err)
+				t.Logf("  %s %v", e.GetEventTime().AsTime().Format("15:04:05.000"), e.GetEventType())
+			}
+		}
 	}
 	slices.Sort(ds)
 	mean := total / time.Duration(n)
@@ -136,7 +145,9 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 	// Untuned (20 polls/s per queue reader) the median is ~150 ms; tuned,
 	// ~25 ms. The mean includes the occasional missed long-poll wake-up (see
 	// dynamicConfig). The bound is loose for loaded CI machines.
-	require.Less(t, ds[n/2], 100*time.Millisecond, "median workflow latency")
+	if !raceEnabled {
+		require.Less(t, ds[n/2], 100*time.Millisecond, "median workflow latency")
+	}
 }
 
 // TestInMemory is not parallel, so that its latency figures are measured on

@@ -130,6 +130,41 @@ func TestStoreSuite(t *testing.T) {
 				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &got))
 				require.EqualValues(t, 10, got.AvailableCPUCapacity, "return never exceeds the total")
 			})
+			t.Run("vm allocations are idempotent", func(t *testing.T) {
+				h := models.Host{Base: models.Base{UUID: models.NewUUID(), Name: "h2", CreateDate: now(), LastOpDate: now()},
+					ZoneUUID: "z", ClusterUUID: "c", ManagementIP: models.NewUUID(), HypervisorType: "Simulator", State: models.StateEnabled,
+					Status: models.StatusConnected, TotalCPUCapacity: 4, AvailableCPUCapacity: 4, TotalMemoryCapacity: 8, AvailableMemoryCapacity: 8, Driver: "sim"}
+				require.NoError(t, s.Create(ctx, store.ResHost, &h, h.UUID, "owner"))
+				ps := models.PrimaryStorage{Base: models.Base{UUID: models.NewUUID(), Name: "ps", CreateDate: now(), LastOpDate: now()},
+					ZoneUUID: "z", URL: "/", Type: "Sim", State: models.StateEnabled, Status: models.StatusConnected, TotalCapacity: 100, AvailableCapacity: 100}
+				require.NoError(t, s.Create(ctx, store.ResPrimaryStorage, &ps, ps.UUID, "owner"))
+				vm := models.NewUUID()
+				for i := 0; i < 2; i++ { // a retried step reserves once
+					require.NoError(t, s.ReserveHostForVM(ctx, vm, h.UUID, ps.UUID, 2, 4))
+				}
+				require.ErrorIs(t, s.ReserveHostForVM(ctx, vm, "other-host", ps.UUID, 2, 4), models.ErrConflict)
+				vol := models.Volume{Base: models.Base{UUID: models.NewUUID(), Name: "v", CreateDate: now(), LastOpDate: now()},
+					PrimaryStorageUUID: models.Ref(ps.UUID), Type: "Root", Format: "qcow2", Size: 30, State: models.StateEnabled, Status: models.VolumeReady}
+				for i := 0; i < 2; i++ {
+					require.NoError(t, s.CreateVolume(ctx, &vol, "owner"))
+				}
+				var gotH models.Host
+				var gotPS models.PrimaryStorage
+				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &gotH))
+				require.NoError(t, s.Get(ctx, store.ResPrimaryStorage, ps.UUID, &gotPS))
+				require.EqualValues(t, 2, gotH.AvailableCPUCapacity)
+				require.EqualValues(t, 70, gotPS.AvailableCapacity)
+				for i := 0; i < 2; i++ { // and a retried release releases once
+					require.NoError(t, s.ReleaseHostOfVM(ctx, vm))
+					require.NoError(t, s.DeleteVolume(ctx, vol.UUID))
+				}
+				require.NoError(t, s.ReserveHostCapacity(ctx, h.UUID, 1, 1)) // someone else's
+				require.NoError(t, s.ReleaseHostOfVM(ctx, vm))
+				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &gotH))
+				require.NoError(t, s.Get(ctx, store.ResPrimaryStorage, ps.UUID, &gotPS))
+				require.EqualValues(t, 3, gotH.AvailableCPUCapacity)
+				require.EqualValues(t, 100, gotPS.AvailableCapacity)
+			})
 			t.Run("ip allocation is race free", func(t *testing.T) {
 				l3 := models.NewUUID()
 				r := models.IPRange{Base: models.Base{UUID: models.NewUUID(), Name: "r", CreateDate: now(), LastOpDate: now()},

@@ -348,3 +348,23 @@ func decode(t testing.TB, resp *http.Response, v any) {
 	defer resp.Body.Close()
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
 }
+
+// startJob submits an async API call and returns its job location.
+func (e *env) startJob(method, path string, body any) string {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = jsonBody(e.t, body)
+	}
+	req, err := http.NewRequest(method, "http://"+e.n.Addr+"/zstack/"+path, rd)
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "OAuth "+e.c.Session)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	var out struct{ Location string }
+	decode(e.t, resp, &out)
+	require.NotEmpty(e.t, out.Location)
+	return out.Location
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -82,7 +82,9 @@ func (r *recorder) register(env *testsuite.TestWorkflowEnvironment) {
 		return activities.VMSpecResult{Spec: hostapi.VMSpec{UUID: "vm", RootVolume: hostapi.VolumeSpec{UUID: "root"}}}, step(activities.VMSpec)
 	})
 	add(activities.VolumeSetHost, func(context.Context, activities.VolumeHost) error { return step(activities.VolumeSetHost) })
-	add(activities.VMSetState, func(_ context.Context, p activities.VMStateParams) error { return step(activities.VMSetState + ":" + p.State) })
+	add(activities.VMSetState, func(_ context.Context, p activities.VMStateParams) error {
+		return step(activities.VMSetState + ":" + p.State)
+	})
 	add(activities.Inventory, func(context.Context, activities.InventoryParams) (activities.Result, error) {
 		return activities.Result{Key: "inventory", Value: []byte(`{}`)}, step(activities.Inventory)
 	})

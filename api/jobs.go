@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -37,8 +38,10 @@ func (s *Server) startJob(r *request, workflow string, arg any) {
 		ID:                       wfID,
 		TaskQueue:                activities.TaskQueue,
 		WorkflowExecutionTimeout: 12 * time.Hour,
-		// A second submission with the same job UUID gets the first job.
+		// A second submission with the same job UUID gets the first job,
+		// running or finished.
 		WorkflowExecutionErrorWhenAlreadyStarted: false,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		Memo:                                     map[string]any{"api": r.api.Name, "account": r.session.AccountUUID},
 	}, workflow, arg)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted

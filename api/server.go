@@ -100,14 +100,14 @@ func (s *Server) dispatch(c *gin.Context) {
 	}
 	rel := strings.TrimPrefix(path, Base)
 	if segs := splitPath(rel); len(segs) == 2 && segs[0] == "api-jobs" {
+		if _, err := s.authenticate(c); err != nil {
+			writeError(c, http.StatusUnauthorized, err)
+			return
+		}
 		switch c.Request.Method {
 		case http.MethodGet:
 			s.pollJob(c, segs[1])
 		case http.MethodDelete:
-			if _, err := s.authenticate(c); err != nil {
-				writeError(c, http.StatusUnauthorized, err)
-				return
-			}
 			s.cancelJob(c, segs[1])
 		default:
 			writeError(c, http.StatusMethodNotAllowed, models.Invalid("only GET and DELETE are allowed on api-jobs"))
@@ -147,6 +147,14 @@ func (s *Server) dispatch(c *gin.Context) {
 			return
 		}
 	}
+	var sess models.Session
+	if !publicAPIs[rt.api] {
+		var err error
+		if sess, err = s.authenticate(c); err != nil {
+			writeError(c, http.StatusUnauthorized, err)
+			return
+		}
+	}
 	params := map[string]any{}
 	if raw, ok := body[rt.bodyKey]; ok && rt.bodyKey != "" && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &params); err != nil {
@@ -164,7 +172,7 @@ func (s *Server) dispatch(c *gin.Context) {
 	for k, v := range pathParams {
 		params[k] = v
 	}
-	r := &request{c: c, params: params}
+	r := &request{c: c, params: params, session: sess}
 	for _, key := range []string{"systemTags", "userTags"} {
 		raw, ok := body[key]
 		if !ok {
@@ -196,14 +204,6 @@ func (s *Server) dispatch(c *gin.Context) {
 			writeError(c, http.StatusBadRequest, err)
 			return
 		}
-	}
-	if !publicAPIs[rt.api] {
-		sess, err := s.authenticate(c)
-		if err != nil {
-			writeError(c, http.StatusUnauthorized, err)
-			return
-		}
-		r.session = sess
 	}
 	rt.serve(s, r)
 }

@@ -31,10 +31,13 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// waits for the close event) now and then misses its wake-up: the
 		// history service's notifier drops a notification when the waiter's
 		// one-slot channel is full. The waiter then hangs until this interval
-		// (default 20 s) expires and the client polls again. Measured over
-		// 100 sequential workflows: 1 s gives a mean of 57-67 ms (3-4 % of
-		// runs take 1 s); 200 ms gives 30-37 ms (worst 211 ms). The cost is
-		// that a waiting run.Get re-polls 5 times a second.
+		// (default 20 s) expires and the client polls again, so a missed
+		// wake-up costs up to the interval. Measured over 50-100 sequential
+		// 1-activity workflows (server-side history ~11 ms each): 200 ms gives
+		// a mean of 30-37 ms (worst 211 ms), 1 s 57-67 ms, 2 s 60-180 ms with
+		// 2-8 % of runs taking 2 s. 2 s was chosen for throughput under load
+		// (fewer re-polls); code that needs results fast should poll
+		// DescribeWorkflowExecution rather than block in run.Get.
 		dynamicconfig.HistoryLongPollExpirationInterval.Key(): 2 * time.Second,
 		// One partition per task queue: hundreds of per-host queues each see
 		// little traffic, and a single partition avoids forwarding between

@@ -128,13 +128,7 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 		ds[i] = time.Since(start)
 		total += ds[i]
 		if ds[i] > 300*time.Millisecond {
-			t.Logf("slow run %d: %v (start %s)", i, ds[i], start.Format("15:04:05.000"))
-			it := c.GetWorkflowHistory(t.Context(), fmt.Sprintf("%s-%d", prefix, i), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				e, err := it.Next()
-				require.NoError(t, err)
-				t.Logf("  %s %v", e.GetEventTime().AsTime().Format("15:04:05.000"), e.GetEventType())
-			}
+			t.Logf("slow run %d: %v", i, ds[i].Round(time.Millisecond))
 		}
 	}
 	slices.Sort(ds)
@@ -170,7 +164,7 @@ func TestInMemory(t *testing.T) {
 		httpGet(t, s.UIURL()+"/namespaces/"+s.Namespace()+"/workflows/greet-memory")
 	})
 	t.Run("latency", func(t *testing.T) {
-		measureLatency(t, c, "latency-memory", 50)
+		measureLatency(t, c, "latency-memory", 30)
 	})
 }
 
@@ -182,7 +176,7 @@ func TestFilePersistence(t *testing.T) {
 	t.Run("first start", func(t *testing.T) {
 		c := connect(t, startServer(t, Options{DBFile: dbFile}))
 		runGreet(t, c, "greet-file")
-		measureLatency(t, c, "latency-file", 20)
+		measureLatency(t, c, "latency-file", 10)
 	})
 
 	// The pragmas took effect: header bytes 18 and 19 (file format write and

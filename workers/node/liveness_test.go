@@ -68,7 +68,7 @@ func TestJobIdempotency(t *testing.T) {
 	e := newEnv(t)
 	job := "0123456789abcdef0123456789abcdef"
 	var locations []string
-	for i := 0; i < 2; i++ {
+	submit := func() {
 		req, err := http.NewRequest(http.MethodPost, "http://"+e.n.Addr+"/zstack/v1/zones", jsonBody(t, map[string]any{"params": map[string]any{"name": "once"}}))
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "OAuth "+e.c.Session)
@@ -80,19 +80,29 @@ func TestJobIdempotency(t *testing.T) {
 		decode(t, resp, &body)
 		locations = append(locations, body.Location)
 	}
+	submit()
+	submit() // while the first may still run
 	require.Equal(t, locations[0], locations[1])
 	require.Contains(t, locations[0], "/zstack/v1/api-jobs/"+job)
 	_, err := e.c.Call(http.MethodGet, locations[0], nil)
+	require.NoError(t, err)
+	submit() // after it finished
+	require.Equal(t, locations[0], locations[2])
+	_, err = e.c.Call(http.MethodGet, locations[2], nil)
 	require.NoError(t, err)
 	zones, err := e.c.ListAll("zones", "name=once")
 	require.NoError(t, err)
 	require.Len(t, zones, 1)
 
 	// An unknown job is 404; a session logged out is refused.
-	resp, err := http.Get("http://" + e.n.Addr + "/zstack/v1/api-jobs/ffffffffffffffffffffffffffffffff")
+	_, err = e.c.Call(http.MethodGet, "http://"+e.n.Addr+"/zstack/v1/api-jobs/ffffffffffffffffffffffffffffffff", nil)
+	var apiErr *apitest.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusNotFound, apiErr.Status)
+	resp, err := http.Get(locations[0]) // polls need the session too
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	_, err = e.c.Call(http.MethodDelete, "v1/accounts/sessions/"+e.c.Session, nil)
 	require.NoError(t, err)
 	_, _, err = e.c.Query("zones", nil)

@@ -73,10 +73,7 @@ func (s *Server) pollJob(c *gin.Context, jobID string) {
 		return
 	}
 	wfID := jobPrefix + jobID
-	ctx, cancel := context.WithTimeout(c.Request.Context(), s.o.PollHold)
-	defer cancel()
-	var res activities.Result
-	err := s.o.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &res)
+	res, err := s.waitJob(c.Request.Context(), wfID)
 	c.Header("X-Temporal-Workflow-Id", wfID)
 	if u := s.workflowURL(wfID); u != "" {
 		c.Header("X-Temporal-Url", u)
@@ -88,7 +85,7 @@ func (s *Server) pollJob(c *gin.Context, jobID string) {
 			body[res.Key] = json.RawMessage(res.Value)
 		}
 		c.JSON(http.StatusOK, body)
-	case c.Request.Context().Err() == nil && (ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || isDeadline(err)):
+	case c.Request.Context().Err() == nil && (errors.Is(err, context.DeadlineExceeded) || isDeadline(err)):
 		c.JSON(http.StatusAccepted, gin.H{})
 	default:
 		var nf *serviceerror.NotFound
@@ -97,6 +94,51 @@ func (s *Server) pollJob(c *gin.Context, jobID string) {
 			return
 		}
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": jobError(err)})
+	}
+}
+
+// describeEvery is how often a waiting poll checks the job's status
+// besides waiting on its close event. The history service can miss the
+// wake-up of that wait, which then lasts until the server's long-poll expiry
+// (2 s); a cheap status check (served from the workflow's cached state)
+// bounds the stall. Re-issuing the wait itself instead piles up server-side
+// waiters and was measured to choke the history shard.
+const describeEvery = 300 * time.Millisecond
+
+// waitJob waits up to PollHold for a job's result.
+func (s *Server) waitJob(ctx context.Context, wfID string) (activities.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.PollHold)
+	defer cancel()
+	type outcome struct {
+		res activities.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	go func() {
+		var res activities.Result
+		err := s.o.Temporal.GetWorkflow(wctx, wfID, "").Get(wctx, &res)
+		done <- outcome{res, err}
+	}()
+	tick := time.NewTicker(describeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			return o.res, o.err
+		case <-tick.C:
+			d, err := s.o.Temporal.DescribeWorkflowExecution(ctx, wfID, "")
+			if err != nil || d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				continue
+			}
+			// Closed but the wait missed it: fetch the result afresh.
+			stopWait()
+			<-done
+			var res activities.Result
+			err = s.o.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &res)
+			return res, err
+		}
 	}
 }
 

@@ -551,11 +551,8 @@ func addDNS(ctx context.Context, a *Activities, args map[string]any, _ activitie
 	if err != nil {
 		return activities.Result{}, models.Invalid("invalid dns [%s]", str(args, "dns"))
 	}
-	if _, err := a.Store.DB().ExecContext(ctx, `INSERT INTO l3_network_dns (uuid, l3_network_uuid, dns, create_date) VALUES (?, ?, ?, ?)`,
-		models.NameUUID(l3, dns.String()), l3, dns.String(), models.Now()); err != nil && models.AsError(err).Kind == models.KindInternal {
-		if ok, _ := a.Store.Exists(ctx, store.ResL3Network, l3); !ok {
-			return activities.Result{}, models.NotFound("cannot find L3Network[uuid:%s]", l3)
-		}
+	if err := a.Store.AddL3DNS(ctx, l3, dns.String()); err != nil {
+		return activities.Result{}, err
 	}
 	return render(ctx, a, store.ResL3Network, l3)
 }

@@ -179,3 +179,19 @@ func (s *Store) FreeIPs(ctx context.Context, l3UUID, rangeUUID, start string, li
 	}
 	return out, nil
 }
+
+// AddL3DNS adds a DNS server to an L3 network; adding it twice is a no-op.
+func (s *Store) AddL3DNS(ctx context.Context, l3UUID, dns string) error {
+	if ok, err := s.Exists(ctx, ResL3Network, l3UUID); err != nil || !ok {
+		if err == nil {
+			err = models.NotFound("cannot find L3Network[uuid:%s]", l3UUID)
+		}
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO l3_network_dns (uuid, l3_network_uuid, dns, create_date) VALUES (?, ?, ?, ?)`,
+		models.NameUUID(l3UUID, dns), l3UUID, dns, models.Now())
+	if err != nil && !isDuplicateKey(err) {
+		return fmt.Errorf("add dns to l3 %s: %w", l3UUID, err)
+	}
+	return nil
+}

@@ -2,10 +2,8 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/zcloud/zcloud/models"
 	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models/store"
+	"github.com/zcloud/zcloud/models/store/storetest"
 )
 
 // stores opens a fresh store on every dialect this machine offers: SQLite
@@ -28,27 +27,12 @@ func stores(t *testing.T) map[string]*store.Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	out["sqlite"] = s
-	dsn := os.Getenv("ZCLOUD_TEST_MYSQL_DSN")
+	dsn := storetest.MySQLDSN(t)
 	if dsn == "" {
-		if os.Getenv("ZCLOUD_TEST_REQUIRE_MYSQL") != "" {
-			t.Fatal("ZCLOUD_TEST_REQUIRE_MYSQL is set but ZCLOUD_TEST_MYSQL_DSN is empty")
-		}
 		t.Log("ZCLOUD_TEST_MYSQL_DSN not set: MariaDB half of the store suite skipped (make test sets it)")
 		return out
 	}
-	name := "zcloud_t_" + models.NewUUID()[:12]
-	admin, err := sql.Open("mysql", dsn)
-	require.NoError(t, err)
-	_, err = admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name); admin.Close() })
-	i := strings.Index(dsn, "/")
-	j := strings.Index(dsn[i:], "?")
-	rest := ""
-	if j >= 0 {
-		rest = dsn[i+j:]
-	}
-	m, err := store.Open(ctx, "mysql://"+dsn[:i]+"/"+name+rest)
+	m, err := store.Open(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	out["mariadb"] = m

@@ -3,7 +3,6 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +21,7 @@ import (
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/api/apitest"
-	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/store/storetest"
 	"github.com/zcloud/zcloud/workers/embedded"
 	"github.com/zcloud/zcloud/workers/node"
 )
@@ -159,36 +157,12 @@ func (e *env) assertClean(in infra) {
 func TestContractLifecycle(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { contractLifecycle(t, newEnv(t)) })
 	t.Run("mariadb", func(t *testing.T) {
-		dsn := mariaDB(t)
+		dsn := storetest.MySQLDSN(t)
 		if dsn == "" {
 			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
 		}
 		contractLifecycle(t, newEnvOn(t, dsn))
 	})
-}
-
-// mariaDB returns the DSN of a fresh database on the test MariaDB, dropped
-// after the test, or "" when there is none.
-func mariaDB(t *testing.T) string {
-	dsn := os.Getenv("ZCLOUD_TEST_MYSQL_DSN")
-	if dsn == "" {
-		if os.Getenv("ZCLOUD_TEST_REQUIRE_MYSQL") != "" {
-			t.Fatal("ZCLOUD_TEST_REQUIRE_MYSQL is set but ZCLOUD_TEST_MYSQL_DSN is empty")
-		}
-		return ""
-	}
-	name := "zcloud_t_" + models.NewUUID()[:12]
-	admin, err := sql.Open("mysql", dsn)
-	require.NoError(t, err)
-	_, err = admin.Exec("CREATE DATABASE " + name)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name); admin.Close() })
-	slash := strings.Index(dsn, "/")
-	rest := ""
-	if q := strings.Index(dsn, "?"); q >= 0 {
-		rest = dsn[q:]
-	}
-	return "mysql://" + dsn[:slash] + "/" + name + rest
 }
 
 func contractLifecycle(t *testing.T, e *env) {
@@ -256,6 +230,18 @@ func contractLifecycle(t *testing.T, e *env) {
 	_, err = e.c.Call("PUT", "v1/vm-instances/"+uuid+"/actions", map[string]any{"expungeVmInstance": map[string]any{}})
 	require.NoError(t, err)
 	e.assertClean(in)
+
+	// L3 services: DNS and the free-IP query.
+	_, err = e.c.Create("l3-networks/"+in.l3+"/dns", map[string]any{"dns": "10.10.0.53"})
+	require.NoError(t, err)
+	l3, err := e.c.Get("l3-networks", in.l3)
+	require.NoError(t, err)
+	require.Equal(t, []any{"10.10.0.53"}, l3["dns"])
+	require.Len(t, l3["ipRanges"], 1)
+	free, _, err := e.c.Query("l3-networks/ip/free", url.Values{"l3NetworkUuid": {in.l3}, "limit": {"5"}})
+	require.NoError(t, err)
+	require.Len(t, free, 5)
+	require.Equal(t, "10.10.0.2", free[0]["ip"], "the gateway 10.10.0.1 is not free")
 
 	// Paging as ListAll does: 120 offerings over limit=50 pages.
 	for i := 0; i < 3; i++ {

@@ -139,9 +139,6 @@ var relations = map[string][]Relation{
 	},
 }
 
-// filters hide rows that are not part of a resource's inventory.
-var filters = map[string]string{}
-
 // taggable resources store their tags under these resource types.
 var taggable = map[string]bool{
 	ResZone: true, ResCluster: true, ResHost: true, ResPrimaryStorage: true, ResBackupStorage: true,
@@ -157,7 +154,7 @@ func Resources() Registry {
 	reg := Registry{}
 	for _, e := range entityOf {
 		r := &Resource{Name: e.name, Table: e.table, Fields: fieldsOf(reflect.TypeOf(e.entity)),
-			Relations: relations[e.name], Filter: filters[e.name]}
+			Relations: relations[e.name]}
 		if taggable[e.name] {
 			r.TagResourceType = e.name
 		}

@@ -119,37 +119,18 @@ func (s *Server) dispatch(c *gin.Context) {
 		writeError(c, http.StatusNotFound, models.NotFound("no API for %s %s", c.Request.Method, rel))
 		return
 	}
-	var body map[string]json.RawMessage
-	if c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut {
-		raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 8<<20))
-		if err != nil {
-			writeError(c, http.StatusBadRequest, models.Invalid("cannot read body: %v", err))
-			return
-		}
-		if t := strings.TrimSpace(string(raw)); t != "" && t != "null" {
-			if err := json.Unmarshal(raw, &body); err != nil {
-				writeError(c, http.StatusBadRequest, models.Invalid("body is not a JSON object: %v", err))
-				return
-			}
-		}
+	body, err := readBody(c)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, err)
+		return
 	}
-	rt := routes[0]
-	if len(routes) > 1 { // several actions on one URL: the body key decides
-		rt = nil
-		for _, cand := range routes {
-			if _, ok := body[cand.bodyKey]; ok {
-				rt = cand
-				break
-			}
-		}
-		if rt == nil {
-			writeError(c, http.StatusBadRequest, models.Invalid("the body names no action this URL serves"))
-			return
-		}
+	rt := pickRoute(routes, body)
+	if rt == nil {
+		writeError(c, http.StatusBadRequest, models.Invalid("the body names no action this URL serves"))
+		return
 	}
 	var sess models.Session
 	if !publicAPIs[rt.api] {
-		var err error
 		if sess, err = s.authenticate(c); err != nil {
 			writeError(c, http.StatusUnauthorized, err)
 			return
@@ -173,26 +154,12 @@ func (s *Server) dispatch(c *gin.Context) {
 		params[k] = v
 	}
 	r := &request{c: c, params: params, session: sess}
-	for _, key := range []string{"systemTags", "userTags"} {
-		raw, ok := body[key]
-		if !ok {
-			if p, ok := params[key].([]any); ok { // also accepted inside params
-				b, _ := json.Marshal(p)
-				raw = b
-			}
-		}
-		var tags []string
-		if len(raw) > 0 && string(raw) != "null" {
-			if err := json.Unmarshal(raw, &tags); err != nil {
-				writeError(c, http.StatusBadRequest, models.Invalid("%s must be a list of strings", key))
-				return
-			}
-		}
-		if key == "systemTags" {
-			r.systemTags = tags
-		} else {
-			r.userTags = tags
-		}
+	if r.systemTags, err = tagsOf(body, params, "systemTags"); err == nil {
+		r.userTags, err = tagsOf(body, params, "userTags")
+	}
+	if err != nil {
+		writeError(c, http.StatusBadRequest, err)
+		return
 	}
 	delete(params, "systemTags")
 	delete(params, "userTags")
@@ -206,6 +173,57 @@ func (s *Server) dispatch(c *gin.Context) {
 		}
 	}
 	rt.serve(s, r)
+}
+
+// readBody decodes a POST or PUT body: a JSON object, or nothing (the Go
+// SDK sends a literal null for some APIs).
+func readBody(c *gin.Context) (map[string]json.RawMessage, error) {
+	if c.Request.Method != http.MethodPost && c.Request.Method != http.MethodPut {
+		return nil, nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 8<<20))
+	if err != nil {
+		return nil, models.Invalid("cannot read body: %v", err)
+	}
+	var body map[string]json.RawMessage
+	if t := strings.TrimSpace(string(raw)); t != "" && t != "null" {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return nil, models.Invalid("body is not a JSON object: %v", err)
+		}
+	}
+	return body, nil
+}
+
+// pickRoute chooses among the routes of one URL by the body's key (several
+// actions share PUT .../actions); nil when none matches.
+func pickRoute(routes []*route, body map[string]json.RawMessage) *route {
+	if len(routes) == 1 {
+		return routes[0]
+	}
+	for _, rt := range routes {
+		if _, ok := body[rt.bodyKey]; ok {
+			return rt
+		}
+	}
+	return nil
+}
+
+// tagsOf reads systemTags or userTags from the top of the body or, as ZStack
+// also accepts, from inside the params.
+func tagsOf(body map[string]json.RawMessage, params map[string]any, key string) ([]string, error) {
+	raw, ok := body[key]
+	if !ok {
+		if p, ok := params[key].([]any); ok {
+			raw, _ = json.Marshal(p)
+		}
+	}
+	var tags []string
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &tags); err != nil {
+			return nil, models.Invalid("%s must be a list of strings", key)
+		}
+	}
+	return tags, nil
 }
 
 // authenticate checks the OAuth session header.

@@ -80,6 +80,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Store{db: db, dialect: d, res: Resources()}
+	if err := s.res.Check(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: query whitelist: %w", err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -1,7 +1,6 @@
 package hostworker
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,7 +18,7 @@ type Constructor func(options map[string]string) (driver.Driver, error)
 // driver packages do not import this one.
 var drivers = map[string]Constructor{
 	sim.Name:  newSim,
-	"libvirt": notYet,
+	"libvirt": newLibvirt,
 }
 
 func newSim(options map[string]string) (driver.Driver, error) {
@@ -32,11 +31,6 @@ func newSim(options map[string]string) (driver.Driver, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// notYet stands for a planned driver so that asking for it says so plainly.
-func notYet(map[string]string) (driver.Driver, error) {
-	return nil, fmt.Errorf("not supported yet: %w", errors.ErrUnsupported)
 }
 
 // NewDriver builds the driver registered as name.

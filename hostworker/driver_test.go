@@ -20,7 +20,11 @@ func TestNewDriver(t *testing.T) {
 		{name: "sim", driver: "sim"},
 		{name: "sim with options", driver: "sim", options: map[string]string{sim.OptCPU: "4", sim.OptFaults: "*=delay:1ms"}},
 		{name: "sim with bad options", driver: "sim", options: map[string]string{sim.OptFaults: "nope"}, wantErr: true},
-		{name: "libvirt", driver: "libvirt", wantErr: true, unsupported: true},
+		// New only checks the options: it connects on first use.
+		{name: "libvirt", driver: "libvirt", options: map[string]string{"uri": "test:///default"},
+			wantErr: !libvirtBuilt, unsupported: !libvirtBuilt},
+		{name: "libvirt with a bad option", driver: "libvirt", options: map[string]string{"nope": "x"},
+			wantErr: true, unsupported: !libvirtBuilt},
 		{name: "unknown", driver: "xen", wantErr: true},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
 )
 
 // ErrInjected marks a failure that a test or demo asked a driver to produce
@@ -119,4 +120,20 @@ func (Base) RebootVM(context.Context, string) (string, error) {
 // DestroyVM is not supported.
 func (Base) DestroyVM(context.Context, string) error {
 	return unsupported()
+}
+
+// ValidateVM checks what every driver needs of a VM spec: an identity,
+// CPUs, memory and a root volume.
+func ValidateVM(vm hostapi.VMSpec) error {
+	switch {
+	case vm.UUID == "":
+		return models.Invalid("vm uuid is empty")
+	case vm.CPUNum <= 0:
+		return models.Invalid("vm %s has %d cpus", vm.UUID, vm.CPUNum)
+	case vm.MemorySize <= 0:
+		return models.Invalid("vm %s has memory size %d", vm.UUID, vm.MemorySize)
+	case vm.RootVolume.UUID == "":
+		return models.Invalid("vm %s has no root volume", vm.UUID)
+	}
+	return nil
 }

@@ -149,17 +149,10 @@ func (d *Driver) ListVMs(context.Context) ([]hostapi.VMState, error) {
 }
 
 func validateVM(vm hostapi.VMSpec) error {
-	switch {
-	case !models.IsUUID(vm.UUID):
+	if !models.IsUUID(vm.UUID) {
 		return models.Invalid("vm uuid %q is not 32 hex characters", vm.UUID)
-	case vm.CPUNum <= 0:
-		return models.Invalid("vm %s has %d cpus", vm.UUID, vm.CPUNum)
-	case vm.MemorySize <= 0:
-		return models.Invalid("vm %s has memory size %d", vm.UUID, vm.MemorySize)
-	case vm.RootVolume.UUID == "":
-		return models.Invalid("vm %s has no root volume", vm.UUID)
 	}
-	return nil
+	return driver.ValidateVM(vm)
 }
 
 func checkVMUUID(vmUUID string) error {

@@ -301,20 +301,6 @@ func volumeUUIDs(vm hostapi.VMSpec) []string {
 	return ids
 }
 
-func validateVM(vm hostapi.VMSpec) error {
-	switch {
-	case vm.UUID == "":
-		return models.Invalid("vm uuid is empty")
-	case vm.CPUNum <= 0:
-		return models.Invalid("vm %s has %d cpus", vm.UUID, vm.CPUNum)
-	case vm.MemorySize <= 0:
-		return models.Invalid("vm %s has memory size %d", vm.UUID, vm.MemorySize)
-	case vm.RootVolume.UUID == "":
-		return models.Invalid("vm %s has no root volume", vm.UUID)
-	}
-	return nil
-}
-
 // checkVolumes reports a volume of vm that is not instantiated here or that
 // another domain uses. The caller holds d.mu.
 func (d *Driver) checkVolumes(vm hostapi.VMSpec) error {
@@ -348,7 +334,7 @@ func cloneVM(vm hostapi.VMSpec) hostapi.VMSpec {
 // with another spec it is a conflict.
 func (d *Driver) CreateVM(ctx context.Context, vm hostapi.VMSpec, start bool) (string, error) {
 	const op = hostapi.ActCreateVM
-	if err := validateVM(vm); err != nil {
+	if err := driver.ValidateVM(vm); err != nil {
 		return "", fmt.Errorf("sim: %w", err)
 	}
 	if err := d.begin(ctx, op); err != nil {
@@ -380,7 +366,7 @@ func (d *Driver) CreateVM(ctx context.Context, vm hostapi.VMSpec, start bool) (s
 // domain succeeds.
 func (d *Driver) StartVM(ctx context.Context, vm hostapi.VMSpec) (string, error) {
 	const op = hostapi.ActStartVM
-	if err := validateVM(vm); err != nil {
+	if err := driver.ValidateVM(vm); err != nil {
 		return "", fmt.Errorf("sim: %w", err)
 	}
 	if err := d.begin(ctx, op); err != nil {

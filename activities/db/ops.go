@@ -64,9 +64,6 @@ var ops = map[string]opFunc{
 	"UpdateGlobalConfig":              updateGlobalConfig,
 }
 
-// HasOp reports whether RunOp implements an API.
-func HasOp(name string) bool { _, ok := ops[name]; return ok }
-
 // RunOp runs one named database operation and renders its result.
 func (a *Activities) RunOp(ctx context.Context, p activities.OpParams) (activities.Result, error) {
 	f, ok := ops[p.Op]

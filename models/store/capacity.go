@@ -3,23 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
 )
-
-// ReserveHostCapacity takes cpu and memory from a host in one conditional
-// update: it succeeds only if the host still has them, so concurrent
-// allocations can never overcommit it. VMs reserve through
-// ReserveHostForVM, which also records what they hold.
-func (s *Store) ReserveHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
-	return s.Tx(ctx, func(tx *sqlx.Tx) error { return reserveHost(ctx, tx, hostUUID, cpu, memory) })
-}
-
-// ReturnHostCapacity gives cpu and memory back to a host, never above its
-// total.
-func (s *Store) ReturnHostCapacity(ctx context.Context, hostUUID string, cpu, memory int64) error {
-	return returnHost(ctx, s.db, hostUUID, cpu, memory)
-}
 
 // HostCandidate is a host that passed the allocator's filters, with what the
 // sorters need.

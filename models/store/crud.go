@@ -149,13 +149,6 @@ func (s *Store) AddTags(ctx context.Context, resUUID, resType string, systemTags
 	})
 }
 
-// SystemTags returns a resource's system tags.
-func (s *Store) SystemTags(ctx context.Context, resUUID string) ([]string, error) {
-	var tags []string
-	err := s.db.SelectContext(ctx, &tags, `SELECT tag FROM system_tags WHERE resource_uuid = ? ORDER BY create_date, uuid`, resUUID)
-	return tags, err
-}
-
 // Attach records a many-to-many reference (PS↔cluster, BS↔zone,
 // L2↔cluster); attaching twice is a no-op.
 func (s *Store) Attach(ctx context.Context, refRes, aUUID, bUUID string) error {

@@ -92,27 +92,31 @@ func TestStoreSuite(t *testing.T) {
 				require.NoError(t, s.Create(ctx, store.ResHost, &h, h.UUID, "owner"))
 				var wg sync.WaitGroup
 				var mu sync.Mutex
-				won := 0
+				var won []string
 				for i := 0; i < 40; i++ {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if s.ReserveHostCapacity(ctx, h.UUID, 1, 5) == nil {
+						vm := models.NewUUID()
+						if s.ReserveHostForVM(ctx, vm, h.UUID, "ps", 1, 5) == nil {
 							mu.Lock()
-							won++
+							won = append(won, vm)
 							mu.Unlock()
 						}
 					}()
 				}
 				wg.Wait()
-				require.Equal(t, 10, won)
+				require.Len(t, won, 10)
 				var got models.Host
 				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &got))
 				require.Zero(t, got.AvailableCPUCapacity)
 				require.EqualValues(t, 50, got.AvailableMemoryCapacity)
-				require.NoError(t, s.ReturnHostCapacity(ctx, h.UUID, 100, 1000))
+				for _, vm := range won {
+					require.NoError(t, s.ReleaseHostOfVM(ctx, vm))
+				}
 				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &got))
-				require.EqualValues(t, 10, got.AvailableCPUCapacity, "return never exceeds the total")
+				require.EqualValues(t, 10, got.AvailableCPUCapacity)
+				require.EqualValues(t, 100, got.AvailableMemoryCapacity)
 			})
 			t.Run("vm allocations are idempotent", func(t *testing.T) {
 				h := models.Host{Base: models.Base{UUID: models.NewUUID(), Name: "h2", CreateDate: now(), LastOpDate: now()},
@@ -142,7 +146,7 @@ func TestStoreSuite(t *testing.T) {
 					require.NoError(t, s.ReleaseHostOfVM(ctx, vm))
 					require.NoError(t, s.DeleteVolume(ctx, vol.UUID))
 				}
-				require.NoError(t, s.ReserveHostCapacity(ctx, h.UUID, 1, 1)) // someone else's
+				require.NoError(t, s.ReserveHostForVM(ctx, models.NewUUID(), h.UUID, ps.UUID, 1, 1)) // another VM's
 				require.NoError(t, s.ReleaseHostOfVM(ctx, vm))
 				require.NoError(t, s.Get(ctx, store.ResHost, h.UUID, &gotH))
 				require.NoError(t, s.Get(ctx, store.ResPrimaryStorage, ps.UUID, &gotPS))
@@ -157,29 +161,42 @@ func TestStoreSuite(t *testing.T) {
 				require.NoError(t, s.Create(ctx, store.ResIPRange, &r, r.UUID, "owner"))
 				var wg sync.WaitGroup
 				var mu sync.Mutex
-				ips := map[string]bool{}
+				ips := map[string]string{} // ip -> nic
+				dup := ""
 				for i := 0; i < 30; i++ {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						u, err := s.AllocateIP(ctx, l3, models.NewUUID(), "")
+						nic := models.NewUUID()
+						u, err := s.AllocateIP(ctx, l3, nic, "")
 						if err == nil {
 							mu.Lock()
-							require.False(t, ips[u.IP], "ip %s given twice", u.IP)
-							ips[u.IP] = true
+							if ips[u.IP] != "" {
+								dup = u.IP
+							}
+							ips[u.IP] = nic
 							mu.Unlock()
 						}
 					}()
 				}
 				wg.Wait()
+				require.Empty(t, dup, "an ip was given twice")
 				require.Len(t, ips, 13, "14 addresses minus the gateway")
-				require.False(t, ips["10.1.0.1"], "the gateway is never allocated")
+				require.Empty(t, ips["10.1.0.1"], "the gateway is never allocated")
 				free, err := s.FreeIPs(ctx, l3, "", "", 10)
 				require.NoError(t, err)
 				require.Empty(t, free)
-				// A retried allocation for the same NIC returns its address.
+				// Free one; a retried allocation for one NIC gets one address.
+				require.NoError(t, s.ReleaseIPsOfNIC(ctx, ips["10.1.0.7"]))
 				nic := models.NewUUID()
-				require.NoError(t, s.ReleaseIPsOfNIC(ctx, nic))
+				first, err := s.AllocateIP(ctx, l3, nic, "")
+				require.NoError(t, err)
+				again, err := s.AllocateIP(ctx, l3, nic, "")
+				require.NoError(t, err)
+				require.Equal(t, "10.1.0.7", first.IP)
+				require.Equal(t, first.IP, again.IP)
+				_, err = s.AllocateIP(ctx, l3, models.NewUUID(), "")
+				require.Error(t, err, "the range is full again")
 			})
 			t.Run("migrations are recorded once", func(t *testing.T) {
 				n, err := s.Count(ctx, "schema_migrations", "1 = 1")

@@ -187,6 +187,29 @@ func contractLifecycle(t *testing.T, e *env) {
 	require.NotEmpty(t, ip)
 	require.Len(t, vm["allVolumes"].([]any), 1)
 
+	// The VM, its volume and the zone are owned by the admin account.
+	sess, err := e.n.Store.Session(context.Background(), e.c.Session)
+	require.NoError(t, err)
+	for _, r := range []string{uuid, vm["rootVolumeUuid"].(string), in.zone} {
+		owner, err := e.n.Store.Owner(context.Background(), r)
+		require.NoError(t, err)
+		require.Equal(t, sess.AccountUUID, owner, "owner of %s", r)
+	}
+
+	// A static IP through ZStack's system tag, and a query on that tag.
+	static, err := e.c.Create("vm-instances", e.vmParams(in, "vm-static"), "staticIp::"+in.l3+"::10.10.5.5")
+	require.NoError(t, err)
+	require.Equal(t, "10.10.5.5", static["vmNics"].([]any)[0].(map[string]any)["ip"])
+	tagged, _, err := e.c.Query("vm-instances", url.Values{"q": {"__systemTag__=staticIp::" + in.l3 + "::10.10.5.5"}})
+	require.NoError(t, err)
+	require.Len(t, tagged, 1)
+	require.Equal(t, static["uuid"], tagged[0]["uuid"])
+	_, err = e.c.Create("vm-instances", e.vmParams(in, "vm-same-ip"), "staticIp::"+in.l3+"::10.10.5.5")
+	require.Error(t, err, "a static ip in use is refused")
+	require.NoError(t, e.c.Delete("vm-instances", static["uuid"].(string)))
+	_, err = e.c.Call("PUT", "v1/vm-instances/"+static["uuid"].(string)+"/actions", map[string]any{"expungeVmInstance": map[string]any{}})
+	require.NoError(t, err)
+
 	// fields= keeps only the named fields.
 	picked, _, err := e.c.Query("vm-instances", url.Values{"q": {"uuid=" + uuid}, "fields": {"uuid,state"}})
 	require.NoError(t, err)

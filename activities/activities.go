@@ -125,8 +125,7 @@ type VMTransitionParams struct {
 
 // VMTransitionResult tells what the VM was before.
 type VMTransitionResult struct {
-	Prev     string `json:"prev"`
-	HostUUID string `json:"hostUuid"`
+	Prev string `json:"prev"`
 }
 
 // VMSpecResult is the host-side description of a VM and where it lives.
@@ -149,13 +148,8 @@ type HostRef struct {
 type HostInfoResult struct {
 	HostUUID       string `json:"hostUuid"`
 	HypervisorType string `json:"hypervisorType"`
-	Status         string `json:"status"`
-	State          string `json:"state"`
-	ManagementIP   string `json:"managementIp"`
 	CPUCapacity    int64  `json:"cpuCapacity"`
 	MemoryCapacity int64  `json:"memoryCapacity"`
-	PingFailures   int    `json:"pingFailures"`
-	Exists         bool   `json:"exists"`
 }
 
 // HostConnectParams records the facts of a freshly connected host.
@@ -174,10 +168,8 @@ type HostPingParams struct {
 
 // HostPingRecord says what the control plane concluded from a ping.
 type HostPingRecord struct {
-	Status       string `json:"status"`
-	PingFailures int    `json:"pingFailures"`
-	Reconnect    bool   `json:"reconnect"`
-	Exists       bool   `json:"exists"`
+	Reconnect bool `json:"reconnect"`
+	Exists    bool `json:"exists"`
 	// Interval is the current ping interval (global config host.ping.interval).
 	Interval time.Duration `json:"interval"`
 }

@@ -64,8 +64,9 @@ func StartVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Result,
 	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
 }
 
-// stopOnHost stops the domain and gives the host's capacity back.
-func stopOnHost(ctx workflow.Context, vmUUID, stopType string) error {
+// destroyOnHost destroys the VM's domain, if it has a host, and gives the
+// host's capacity back.
+func destroyOnHost(ctx workflow.Context, vmUUID string) error {
 	var spec activities.VMSpecResult
 	if err := local(ctx, activities.VMSpec, activities.VMRef{VMUUID: vmUUID}, &spec); err != nil {
 		return err
@@ -73,7 +74,7 @@ func stopOnHost(ctx workflow.Context, vmUUID, stopType string) error {
 	if spec.HostUUID == "" {
 		return nil
 	}
-	if err := onHost(ctx, spec.HostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil); err != nil && stopType != "" {
+	if err := onHost(ctx, spec.HostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil); err != nil {
 		return err
 	}
 	return local(ctx, activities.VMReleaseHost, activities.HostAllocation{VMUUID: vmUUID, HostUUID: spec.HostUUID}, nil)
@@ -145,7 +146,7 @@ func DestroyVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Resul
 	if _, err = transition(ctx, &s, p.VMUUID, models.VMEventDestroy); err != nil {
 		return res, err
 	}
-	if err = stopOnHost(ctx, p.VMUUID, "cold"); err != nil {
+	if err = destroyOnHost(ctx, p.VMUUID); err != nil {
 		return res, err
 	}
 	s = saga{} // the domain is gone; destroy only moves forward from here

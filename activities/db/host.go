@@ -40,14 +40,10 @@ func (a *Activities) intConfig(ctx context.Context, cat, name string, def int) i
 func (a *Activities) HostInfo(ctx context.Context, p activities.HostRef) (activities.HostInfoResult, error) {
 	var h models.Host
 	if err := a.Store.Get(ctx, store.ResHost, p.HostUUID, &h); err != nil {
-		if models.AsError(err).Kind == models.KindNotFound {
-			return activities.HostInfoResult{HostUUID: p.HostUUID}, wrap(err)
-		}
-		return activities.HostInfoResult{}, err
+		return activities.HostInfoResult{}, wrap(err)
 	}
-	return activities.HostInfoResult{HostUUID: h.UUID, HypervisorType: h.HypervisorType, Status: h.Status, State: h.State,
-		ManagementIP: h.ManagementIP, CPUCapacity: h.CPUCapacity, MemoryCapacity: h.MemoryCapacity,
-		PingFailures: h.PingFailures, Exists: true}, nil
+	return activities.HostInfoResult{HostUUID: h.UUID, HypervisorType: h.HypervisorType,
+		CPUCapacity: h.CPUCapacity, MemoryCapacity: h.MemoryCapacity}, nil
 }
 
 // HostRecordConnect records a connected host's facts. The first connect
@@ -92,7 +88,6 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 			return rec, err
 		}
 		a.Logger.Warn("host ping failed", "host_uuid", h.UUID, "failures", failures, "error", p.Error)
-		rec.Status, rec.PingFailures = models.StatusDisconnected, failures
 		rec.Reconnect = failures >= a.intConfig(ctx, "host", "ping.maxFailure", 3)
 		return rec, nil
 	}
@@ -103,7 +98,6 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 	if _, err := db.ExecContext(ctx, `UPDATE hosts SET status = ?, ping_failures = 0 WHERE uuid = ?`, models.StatusConnected, h.UUID); err != nil {
 		return rec, err
 	}
-	rec.Status = models.StatusConnected
 	known, err := a.Store.HostVMStates(ctx, h.UUID)
 	if err != nil {
 		return rec, err

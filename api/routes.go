@@ -64,6 +64,18 @@ var special = map[string]handlerFunc{
 	"DeleteHost":        (*Server).deleteHost,
 }
 
+// routeSet is the routes of one area of the product: the core set is
+// declared above, other areas (networking, hybrid cloud) declare theirs in
+// their own files and are listed in routeSets.
+type routeSet struct {
+	queries map[string]string
+	ops     []string
+	special map[string]handlerFunc
+}
+
+// routeSets are every area's routes.
+var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}}
+
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.
 func (s *Server) buildRoutes() error {
@@ -75,24 +87,26 @@ func (s *Server) buildRoutes() error {
 		s.router.routes = append(s.router.routes, &route{api: name, method: a.Method, segs: splitPath(a.Path), bodyKey: a.BodyKey, serve: h})
 		return nil
 	}
-	for name, res := range queries {
-		res := res
-		h := func(s *Server, r *request) { s.query(r, res) }
-		if err := add(name, h); err != nil {
-			return err
+	for _, set := range routeSets {
+		for name, res := range set.queries {
+			res := res
+			h := func(s *Server, r *request) { s.query(r, res) }
+			if err := add(name, h); err != nil {
+				return err
+			}
+			a, _ := s.spec.API(name)
+			// GET by uuid is the same query with a uuid condition.
+			s.router.routes = append(s.router.routes, &route{api: name, method: http.MethodGet, segs: append(splitPath(a.Path), "{uuid}"), serve: h})
 		}
-		a, _ := s.spec.API(name)
-		// GET by uuid is the same query with a uuid condition.
-		s.router.routes = append(s.router.routes, &route{api: name, method: http.MethodGet, segs: append(splitPath(a.Path), "{uuid}"), serve: h})
-	}
-	for _, name := range opAPIs {
-		if err := add(name, (*Server).op); err != nil {
-			return err
+		for _, name := range set.ops {
+			if err := add(name, (*Server).op); err != nil {
+				return err
+			}
 		}
-	}
-	for name, h := range special {
-		if err := add(name, h); err != nil {
-			return err
+		for name, h := range set.special {
+			if err := add(name, h); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

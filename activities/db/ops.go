@@ -64,9 +64,30 @@ var ops = map[string]opFunc{
 	"UpdateGlobalConfig":              updateGlobalConfig,
 }
 
+// opTables are the operation tables of every area of the product: ops
+// above, other areas (networking, hybrid cloud) in their own files.
+var opTables = []map[string]opFunc{ops}
+
+// createdResources names the resource each create operation makes, so that
+// the tags given with the API land on it. Other areas add their own maps.
+var createdResources = []map[string]string{{
+	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost,
+	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
+	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
+}}
+
+func lookupOp(name string) (opFunc, bool) {
+	for _, t := range opTables {
+		if f, ok := t[name]; ok {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
 // RunOp runs one named database operation and renders its result.
 func (a *Activities) RunOp(ctx context.Context, p activities.OpParams) (activities.Result, error) {
-	f, ok := ops[p.Op]
+	f, ok := lookupOp(p.Op)
 	if !ok {
 		return activities.Result{}, wrap(models.Invalid("operation %s is not supported", p.Op))
 	}
@@ -94,23 +115,10 @@ func (a *Activities) RunOp(ctx context.Context, p activities.OpParams) (activiti
 }
 
 func resourceOf(op string) string {
-	switch op {
-	case "CreateZone":
-		return store.ResZone
-	case "CreateCluster":
-		return store.ResCluster
-	case "AddSimulatorHost":
-		return store.ResHost
-	case "AddImage":
-		return store.ResImage
-	case "CreateL3Network":
-		return store.ResL3Network
-	case "CreateL2NoVlanNetwork":
-		return store.ResL2Network
-	case "CreateInstanceOffering":
-		return store.ResInstanceOffering
-	case "CreateDiskOffering":
-		return store.ResDiskOffering
+	for _, m := range createdResources {
+		if r, ok := m[op]; ok {
+			return r
+		}
 	}
 	return ""
 }

@@ -34,7 +34,7 @@ func (s *Store) Query(ctx context.Context, resName string, q query.Query) (items
 		return nil, 0, err
 	}
 	var typ reflect.Type
-	for _, e := range entityOf {
+	for _, e := range entities() {
 		if e.name == resName {
 			typ = reflect.TypeOf(e.entity)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/zcloud/zcloud/models"
@@ -34,12 +35,42 @@ const (
 	ResImageBSRef       = "ImageBackupStorageRef"
 )
 
-// entityOf maps each queryable resource to its entity type and table.
-var entityOf = []struct {
+// entityDef ties a queryable resource to its entity type and table.
+type entityDef struct {
 	name   string
 	table  string
 	entity any
-}{
+}
+
+// domain is the resources of one area of the product. The core domain is
+// declared here; other areas (networking, hybrid cloud) declare theirs in
+// their own files and are listed in domains.
+type domain struct {
+	entities  []entityDef
+	refTables []Resource
+	relations map[string][]Relation
+	taggable  []string
+}
+
+// domains are every area whose resources the store knows.
+var domains = []domain{core}
+
+var core = domain{entities: coreEntities, refTables: coreRefTables, relations: coreRelations, taggable: []string{
+	ResZone, ResCluster, ResHost, ResPrimaryStorage, ResBackupStorage,
+	ResImage, ResInstanceOffering, ResDiskOffering, ResL2Network, ResL3Network,
+	ResVMInstance, ResVolume, ResVMNic,
+}}
+
+// entities lists the queryable resources of every domain.
+func entities() []entityDef {
+	var out []entityDef
+	for _, d := range domains {
+		out = append(out, d.entities...)
+	}
+	return out
+}
+
+var coreEntities = []entityDef{
 	{ResZone, "zones", models.Zone{}},
 	{ResCluster, "clusters", models.Cluster{}},
 	{ResHost, "hosts", models.Host{}},
@@ -62,8 +93,8 @@ var entityOf = []struct {
 	{ResImageBSRef, "image_backup_storage_refs", models.ImageBackupStorageRef{}},
 }
 
-// refTables are many-to-many tables reachable only through relations.
-var refTables = []Resource{
+// coreRefTables are many-to-many tables reachable only through relations.
+var coreRefTables = []Resource{
 	{Name: ResPSClusterRef, Table: "primary_storage_cluster_refs", Fields: []Field{
 		{Name: "primaryStorageUuid", Column: "primary_storage_uuid"}, {Name: "clusterUuid", Column: "cluster_uuid"}}},
 	{Name: ResBSZoneRef, Table: "backup_storage_zone_refs", Fields: []Field{
@@ -72,8 +103,8 @@ var refTables = []Resource{
 		{Name: "l2NetworkUuid", Column: "l2_network_uuid"}, {Name: "clusterUuid", Column: "cluster_uuid"}}},
 }
 
-// relations are the joins a query may follow (q=vmNics.ip=...).
-var relations = map[string][]Relation{
+// coreRelations are the joins a query may follow (q=vmNics.ip=...).
+var coreRelations = map[string][]Relation{
 	ResZone: {
 		{Name: "cluster", Target: ResCluster, LocalColumn: "uuid", RemoteColumn: "zone_uuid"},
 		{Name: "host", Target: ResHost, LocalColumn: "uuid", RemoteColumn: "zone_uuid"},
@@ -139,30 +170,25 @@ var relations = map[string][]Relation{
 	},
 }
 
-// taggable resources store their tags under these resource types.
-var taggable = map[string]bool{
-	ResZone: true, ResCluster: true, ResHost: true, ResPrimaryStorage: true, ResBackupStorage: true,
-	ResImage: true, ResInstanceOffering: true, ResDiskOffering: true, ResL2Network: true, ResL3Network: true,
-	ResVMInstance: true, ResVolume: true, ResVMNic: true,
-}
-
 // Resources builds the query whitelist. Fields come from the entity structs
 // themselves (a field is queryable when it has both a db column and a JSON
 // name), so the whitelist can't drift from the schema; relations are
 // declared above.
 func Resources() Registry {
 	reg := Registry{}
-	for _, e := range entityOf {
-		r := &Resource{Name: e.name, Table: e.table, Fields: fieldsOf(reflect.TypeOf(e.entity)),
-			Relations: relations[e.name]}
-		if taggable[e.name] {
-			r.TagResourceType = e.name
+	for _, d := range domains {
+		for _, e := range d.entities {
+			r := &Resource{Name: e.name, Table: e.table, Fields: fieldsOf(reflect.TypeOf(e.entity)),
+				Relations: d.relations[e.name]}
+			if slices.Contains(d.taggable, e.name) {
+				r.TagResourceType = e.name
+			}
+			reg[e.name] = r
 		}
-		reg[e.name] = r
-	}
-	for i := range refTables {
-		r := refTables[i]
-		reg[r.Name] = &r
+		for i := range d.refTables {
+			r := d.refTables[i]
+			reg[r.Name] = &r
+		}
 	}
 	return reg
 }

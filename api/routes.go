@@ -74,7 +74,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}}
+var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes}
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.
@@ -148,6 +148,9 @@ func (s *Server) query(r *request, res string) {
 	}
 	if uuid, ok := r.params["uuid"].(string); ok {
 		q.Conditions = append(q.Conditions, query.Condition{Path: []string{"uuid"}, Op: query.OpEq, Value: uuid})
+	}
+	if typ, ok := typedQueries[r.api.Name]; ok {
+		q.Conditions = append(q.Conditions, query.Condition{Path: []string{"type"}, Op: query.OpEq, Value: typ})
 	}
 	items, total, err := s.o.Store.Query(c.Request.Context(), res, q)
 	if err != nil {

@@ -164,7 +164,16 @@ type L2Network struct {
 	VSwitchType          string   `db:"vswitch_type" json:"vSwitchType"`
 	VirtualNetworkID     int      `db:"virtual_network_id" json:"virtualNetworkId"`
 	Isolated             bool     `db:"isolated" json:"isolated"`
+	PoolUUID             Ref      `db:"pool_uuid" json:"poolUuid,omitempty"`
 	AttachedClusterUUIDs []string `db:"-" json:"attachedClusterUuids"`
+	// Vlan and Vni repeat VirtualNetworkID under the name that
+	// L2VlanNetworkInventory and L2VxlanNetworkInventory give it.
+	Vlan int `db:"-" json:"vlan,omitempty"`
+	Vni  int `db:"-" json:"vni,omitempty"`
+	// AttachedVniRanges and AttachedCIDRs (cluster UUID → VTEP CIDR) are a
+	// VXLAN pool's (L2VxlanNetworkPoolInventory).
+	AttachedVniRanges []VniRange        `db:"-" json:"attachedVniRanges,omitempty"`
+	AttachedCIDRs     map[string]string `db:"-" json:"attachedCidrs,omitempty"`
 }
 
 // L3Network (L3NetworkInventory).

@@ -38,8 +38,8 @@ var ops = map[string]opFunc{
 	"DetachPrimaryStorageFromCluster": detachOp(store.ResPSClusterRef, "primaryStorageUuid", "clusterUuid", store.ResPrimaryStorage),
 	"AttachBackupStorageToZone":       attachOp(store.ResBSZoneRef, "backupStorageUuid", "zoneUuid", store.ResBackupStorage),
 	"DetachBackupStorageFromZone":     detachOp(store.ResBSZoneRef, "backupStorageUuid", "zoneUuid", store.ResBackupStorage),
-	"AttachL2NetworkToCluster":        attachOp(store.ResL2ClusterRef, "l2NetworkUuid", "clusterUuid", store.ResL2Network),
-	"DetachL2NetworkFromCluster":      detachOp(store.ResL2ClusterRef, "l2NetworkUuid", "clusterUuid", store.ResL2Network),
+	"AttachL2NetworkToCluster":        attachL2,
+	"DetachL2NetworkFromCluster":      detachL2,
 	"AddImage":                        addImage,
 	"UpdateImage":                     updateOp(store.ResImage, "name", "description", "guestOsType", "platform"),
 	"DeleteImage":                     deleteOp(store.ResImage, "", ""),
@@ -53,7 +53,7 @@ var ops = map[string]opFunc{
 	"DeleteDiskOffering":              deleteOp(store.ResDiskOffering, "", ""),
 	"CreateL2NoVlanNetwork":           createL2NoVlan,
 	"UpdateL2Network":                 updateOp(store.ResL2Network, "name", "description"),
-	"DeleteL2Network":                 deleteOp(store.ResL2Network, "l3_networks", "l2_network_uuid"),
+	"DeleteL2Network":                 deleteL2,
 	"CreateL3Network":                 createL3,
 	"UpdateL3Network":                 updateOp(store.ResL3Network, "name", "description", "dnsDomain"),
 	"DeleteL3Network":                 deleteOp(store.ResL3Network, "vm_nics", "l3_network_uuid"),
@@ -66,7 +66,7 @@ var ops = map[string]opFunc{
 
 // opTables are the operation tables of every area of the product: ops
 // above, other areas (networking, hybrid cloud) in their own files.
-var opTables = []map[string]opFunc{ops}
+var opTables = []map[string]opFunc{ops, networkOps}
 
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
@@ -74,7 +74,7 @@ var createdResources = []map[string]string{{
 	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
-}}
+}, networkCreated}
 
 func lookupOp(name string) (opFunc, bool) {
 	for _, t := range opTables {

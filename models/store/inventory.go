@@ -78,7 +78,9 @@ func (s *Store) fill(ctx context.Context, p any) error {
 	case *models.BackupStorage:
 		v.AttachedZoneUUIDs, err = s.Refs(ctx, ResBSZoneRef, v.UUID)
 	case *models.L2Network:
-		v.AttachedClusterUUIDs, err = s.Refs(ctx, ResL2ClusterRef, v.UUID)
+		if v.AttachedClusterUUIDs, err = s.Refs(ctx, ResL2ClusterRef, v.UUID); err == nil {
+			err = s.fillL2(ctx, v)
+		}
 	case *models.Image:
 		v.BackupStorageRefs = []models.ImageBackupStorageRef{}
 		err = s.db.SelectContext(ctx, &v.BackupStorageRefs, `SELECT * FROM image_backup_storage_refs WHERE image_uuid = ? ORDER BY create_date, uuid`, v.UUID)
@@ -86,6 +88,9 @@ func (s *Store) fill(ctx context.Context, p any) error {
 		v.DNS, v.IPRanges, v.NetworkServices, v.HostRoute = []string{}, []models.IPRange{}, []any{}, []any{}
 		if err = s.db.SelectContext(ctx, &v.DNS, `SELECT dns FROM l3_network_dns WHERE l3_network_uuid = ? ORDER BY create_date, uuid`, v.UUID); err == nil {
 			err = s.db.SelectContext(ctx, &v.IPRanges, `SELECT * FROM ip_ranges WHERE l3_network_uuid = ? ORDER BY create_date, uuid`, v.UUID)
+		}
+		if err == nil {
+			err = s.fillL3Services(ctx, v)
 		}
 	case *models.VMNic:
 		v.UsedIPs = []models.UsedIP{}
@@ -101,6 +106,16 @@ func (s *Store) fill(ctx context.Context, p any) error {
 			}
 		}
 		err = s.db.SelectContext(ctx, &v.AllVolumes, `SELECT * FROM volumes WHERE vm_instance_uuid = ? ORDER BY device_id`, v.UUID)
+	default:
+		for _, d := range domains {
+			if d.fill == nil {
+				continue
+			}
+			var done bool
+			if done, err = d.fill(ctx, s, p); done || err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("fill inventory: %w", err)

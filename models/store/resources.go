@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"reflect"
 	"slices"
 	"strings"
@@ -50,10 +51,13 @@ type domain struct {
 	refTables []Resource
 	relations map[string][]Relation
 	taggable  []string
+	// fill loads the nested lists of the domain's inventories; it reports
+	// whether p is one of them.
+	fill func(ctx context.Context, s *Store, p any) (bool, error)
 }
 
 // domains are every area whose resources the store knows.
-var domains = []domain{core}
+var domains = []domain{core, network, hybrid}
 
 var core = domain{entities: coreEntities, refTables: coreRefTables, relations: coreRelations, taggable: []string{
 	ResZone, ResCluster, ResHost, ResPrimaryStorage, ResBackupStorage,

@@ -72,6 +72,9 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	acts := &db.Activities{Store: n.Store, Logger: cfg.Logger, Faults: cfg.Faults}
+	if err = n.Store.EnsureNetworkProviders(ctx); err != nil {
+		return err
+	}
 	if err = acts.EnsureGlobalConfigs(ctx); err != nil {
 		return err
 	}

@@ -45,6 +45,13 @@ const (
 	HostRecordPing    = "db.HostRecordPing"
 	HostInfo          = "db.HostInfo"
 
+	// KVMDeployAgent and KVMUndeployAgent install and remove the agent of
+	// a KVM host over SSH. They are regular activities (minutes, network)
+	// that read the host's SSH credentials from the store themselves, so
+	// that no password is ever in a workflow history.
+	KVMDeployAgent   = "kvm.DeployAgent"
+	KVMUndeployAgent = "kvm.UndeployAgent"
+
 	SimEnsureAgent = "sim.EnsureAgent"
 	SimStopAgent   = "sim.StopAgent"
 )

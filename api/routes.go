@@ -60,6 +60,7 @@ var special = map[string]handlerFunc{
 	"RecoverVmInstance": vmOp(workflows.RecoverVM),
 	"ExpungeVmInstance": vmOp(workflows.ExpungeVM),
 	"AddSimulatorHost":  (*Server).addSimulatorHost,
+	"AddKVMHost":        (*Server).addKVMHost,
 	"ReconnectHost":     (*Server).reconnectHost,
 	"DeleteHost":        (*Server).deleteHost,
 }

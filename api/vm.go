@@ -124,6 +124,23 @@ func (s *Server) addSimulatorHost(r *request) {
 		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
 }
 
+// addKVMHost keeps the SSH password out of the job's history: it is stored
+// before the job starts, and the job's compensation forgets it.
+func (s *Server) addKVMHost(r *request) {
+	uuid := s.newResourceUUID(r)
+	r.params["uuid"] = uuid
+	if pw, _ := r.params["password"].(string); pw != "" {
+		if err := s.o.Store.SetSSHPassword(r.c.Request.Context(), uuid, pw); err != nil {
+			writeError(r.c, 0, err)
+			return
+		}
+	}
+	delete(r.params, "password")
+	args, _ := json.Marshal(r.params)
+	s.startJob(r, workflows.AddHost, workflows.AddHostParams{HostUUID: uuid, Op: activities.OpParams{Op: "AddKVMHost", Args: args,
+		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
+}
+
 func (s *Server) reconnectHost(r *request) {
 	uuid, _ := r.params["uuid"].(string)
 	s.startJob(r, workflows.Reconnect, activities.HostRef{HostUUID: uuid})

@@ -69,7 +69,16 @@ type Host struct {
 	CPUCapacity             int64  `db:"cpu_capacity" json:"cpuCapacity,omitempty"`
 	Driver                  string `db:"driver" json:"-"`
 	AgentVersion            Ref    `db:"agent_version" json:"-"`
-	PingFailures            int    `db:"ping_failures" json:"-"`
+	// KVM hosts (KVMHostInventory): how the control plane reaches the host
+	// over SSH (the password is kept apart), what the host runs, and the
+	// libvirt domain type it can run: kvm, or qemu (TCG) when KVM can't.
+	Username       Ref `db:"username" json:"username,omitempty"`
+	SSHPort        int `db:"ssh_port" json:"sshPort,omitempty"`
+	OSDistribution Ref `db:"os_distribution" json:"osDistribution,omitempty"`
+	OSRelease      Ref `db:"os_release" json:"osRelease,omitempty"`
+	OSVersion      Ref `db:"os_version" json:"osVersion,omitempty"`
+	DomainType     Ref `db:"domain_type" json:"domainType,omitempty"`
+	PingFailures   int `db:"ping_failures" json:"-"`
 }
 
 // PrimaryStorage (PrimaryStorageInventory).
@@ -99,6 +108,13 @@ type BackupStorage struct {
 	TotalCapacity     int64    `db:"total_capacity" json:"totalCapacity"`
 	AvailableCapacity int64    `db:"available_capacity" json:"availableCapacity"`
 	AttachedZoneUUIDs []string `db:"-" json:"attachedZoneUuids"`
+	// ImageStore and Sftp backup storages live on an SSH host
+	// (ImageStoreBackupStorageInventory); AgentURL is where its agent
+	// serves images.
+	Hostname Ref `db:"hostname" json:"hostname,omitempty"`
+	Username Ref `db:"username" json:"username,omitempty"`
+	SSHPort  int `db:"ssh_port" json:"sshPort,omitempty"`
+	AgentURL Ref `db:"agent_url" json:"-"`
 }
 
 // ImageBackupStorageRef says where an image's bits are.

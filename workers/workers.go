@@ -25,6 +25,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.RecoverVM:  workflows.RecoverVMWorkflow,
 		workflows.ExpungeVM:  workflows.ExpungeVMWorkflow,
 		workflows.AddSimHost: workflows.AddSimulatorHostWorkflow,
+		workflows.AddHost:    workflows.AddSimulatorHostWorkflow,
 		workflows.Reconnect:  workflows.ReconnectHostWorkflow,
 		workflows.HostPing:   workflows.HostPingWorkflow,
 		workflows.DeleteHost: workflows.DeleteHostWorkflow,

@@ -11,8 +11,11 @@ import (
 	"github.com/zcloud/zcloud/activities/hostapi"
 )
 
-// HypervisorSimulator is ZStack's simulator hypervisor type.
-const HypervisorSimulator = "Simulator"
+// Hypervisor types (ZStack's names).
+const (
+	HypervisorSimulator = "Simulator"
+	HypervisorKVM       = "KVM"
+)
 
 // HostPingParams configures a host's liveness loop.
 type HostPingParams struct {
@@ -60,9 +63,27 @@ func AddSimulatorHostWorkflow(ctx workflow.Context, p AddHostParams) (res activi
 	return inventory(ctx, "Host", uuid, "inventory")
 }
 
-// connect (re)starts a simulated host's agent when needed, asks the agent
-// for its facts and records them; the host is Connected after it.
+// connect (re)starts a host's agent when needed (a simulated one in the
+// fleet, a KVM host's over SSH: deployed again when its binary or
+// configuration differ), asks the agent for its facts and records them; the
+// host is Connected after it.
 func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) error {
+	connectCtx := ctx
+	if host.HypervisorType == HypervisorKVM {
+		ref := activities.HostRef{HostUUID: host.HostUUID}
+		if s != nil {
+			// Registered before running: a deployment cut short may have
+			// left an agent behind.
+			s.add(func(ctx workflow.Context) error {
+				return workflow.ExecuteActivity(deployCtx(ctx), activities.KVMUndeployAgent, ref).Get(ctx, nil)
+			})
+		}
+		if err := workflow.ExecuteActivity(deployCtx(ctx), activities.KVMDeployAgent, ref).Get(ctx, nil); err != nil {
+			return err
+		}
+		// A freshly started agent needs a moment to reach Temporal.
+		connectCtx = workflow.WithScheduleToStartTimeout(hostCtx(ctx, host.HostUUID), time.Minute)
+	}
 	if host.HypervisorType == HypervisorSimulator {
 		sp := activities.SimAgentParams{HostUUID: host.HostUUID, CPUNum: int(host.CPUCapacity), MemoryBytes: host.MemoryCapacity}
 		if err := workflow.ExecuteActivity(simCtx(ctx), activities.SimEnsureAgent, sp).Get(ctx, nil); err != nil {
@@ -75,7 +96,8 @@ func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) erro
 		}
 	}
 	var facts hostapi.HostFacts
-	if err := onHost(ctx, host.HostUUID, hostapi.ActConnect, hostapi.ConnectParams{HostUUID: host.HostUUID}, &facts); err != nil {
+	err := workflow.ExecuteActivity(hostCtx(connectCtx, host.HostUUID), hostapi.ActConnect, hostapi.ConnectParams{HostUUID: host.HostUUID}).Get(ctx, &facts)
+	if err != nil {
 		return err
 	}
 	return local(ctx, activities.HostRecordConnect, activities.HostConnectParams{HostUUID: host.HostUUID, Facts: facts}, nil)
@@ -165,21 +187,33 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 	return workflow.NewContinueAsNewError(ctx, HostPing, p)
 }
 
-// DeleteHostWorkflow deletes a host without VMs and stops its simulated
-// agent; its liveness loop ends at its next ping.
+// DeleteHostWorkflow deletes a host without VMs: stops its simulated agent
+// or removes a KVM host's agent, then its record; its liveness loop ends at
+// its next ping.
 func DeleteHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activities.Result, err error) {
 	var host activities.HostInfoResult
 	if err = local(ctx, activities.HostInfo, p, &host); err != nil {
 		return activities.Result{}, nil // deleting a missing host succeeds
 	}
-	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteHostRecord", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
+	// Refused while VMs are on it, before its agent is touched.
+	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "CheckHostDeletable", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
 		return res, err
 	}
-	if host.HypervisorType == HypervisorSimulator {
+	switch host.HypervisorType {
+	case HypervisorSimulator:
 		sp := activities.SimAgentParams{HostUUID: p.HostUUID}
 		if err = workflow.ExecuteActivity(simCtx(ctx), activities.SimStopAgent, sp).Get(ctx, nil); err != nil {
 			return res, err
 		}
+	case HypervisorKVM:
+		// Like ZStack, a host that can't be reached is deleted all the
+		// same; its agent, if alive, finds its queue gone quiet.
+		if uerr := workflow.ExecuteActivity(deployCtx(ctx), activities.KVMUndeployAgent, p).Get(ctx, nil); uerr != nil {
+			workflow.GetLogger(ctx).Warn("could not remove the agent of a deleted host", "host_uuid", p.HostUUID, "error", uerr)
+		}
+	}
+	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteHostRecord", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
+		return res, err
 	}
 	return activities.Result{}, nil
 }

@@ -23,6 +23,7 @@ const (
 	RecoverVM  = "zcloud.RecoverVM"
 	ExpungeVM  = "zcloud.ExpungeVM"
 	AddSimHost = "zcloud.AddSimulatorHost"
+	AddHost    = "zcloud.AddHost"
 	Reconnect  = "zcloud.ReconnectHost"
 	HostPing   = "zcloud.HostPing"
 	DeleteHost = "zcloud.DeleteHost"
@@ -56,6 +57,21 @@ func hostCtx(ctx workflow.Context, hostUUID string) workflow.Context {
 			MaximumAttempts: 3,
 			NonRetryableErrorTypes: []string{hostapi.ErrTypeNotFound, hostapi.ErrTypeInvalid,
 				hostapi.ErrTypeUnsupported, hostapi.ErrTypeInjected, activities.ErrType},
+		},
+	})
+}
+
+// deployCtx runs an SSH deployment of a host agent on the control plane's
+// queue: minutes at most, retried on network trouble, not on bad
+// credentials (business errors).
+func deployCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           activities.TaskQueue,
+		StartToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			MaximumAttempts:        3,
+			NonRetryableErrorTypes: []string{activities.ErrType},
 		},
 	})
 }

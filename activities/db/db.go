@@ -26,6 +26,9 @@ type Activities struct {
 	Store  *store.Store
 	Logger *slog.Logger
 	Faults *Faults
+	// Agents deploys the agents of KVM hosts; nil when this control plane
+	// has no agent binary.
+	Agents *AgentDeployment
 }
 
 // Register registers every control-plane activity under its contract name.
@@ -53,6 +56,8 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.HostInfo:               a.HostInfo,
 		activities.HostRecordConnect:      a.HostRecordConnect,
 		activities.HostRecordPing:         a.HostRecordPing,
+		activities.KVMDeployAgent:         a.KVMDeployAgent,
+		activities.KVMUndeployAgent:       a.KVMUndeployAgent,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

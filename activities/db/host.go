@@ -57,7 +57,8 @@ func (a *Activities) HostRecordConnect(ctx context.Context, p activities.HostCon
 		return wrap(err)
 	}
 	changes := map[string]any{"status": models.StatusConnected, "cpuNum": p.Facts.CPUNum, "cpuSockets": p.Facts.CPUSockets,
-		"architecture": p.Facts.Architecture}
+		"architecture": p.Facts.Architecture, "osDistribution": p.Facts.OSDistro, "osRelease": p.Facts.OSRelease,
+		"osVersion": p.Facts.OSVersion, "domainType": p.Facts.DomainType}
 	if h.TotalCPUCapacity == 0 && h.TotalMemoryCapacity == 0 {
 		changes["totalCpuCapacity"], changes["availableCpuCapacity"] = int64(p.Facts.CPUNum), int64(p.Facts.CPUNum)
 		changes["totalMemoryCapacity"], changes["availableMemoryCapacity"] = p.Facts.MemoryBytes, p.Facts.MemoryBytes

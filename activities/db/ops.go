@@ -27,7 +27,9 @@ var ops = map[string]opFunc{
 	"ChangeClusterState":              changeState(store.ResCluster),
 	"DeleteCluster":                   deleteOp(store.ResCluster, "hosts", "cluster_uuid"),
 	"AddSimulatorHost":                addSimulatorHost,
-	"DeleteHostRecord":                deleteOp(store.ResHost, "vm_instances", "host_uuid"),
+	"DeleteHostRecord":                deleteHostRecord,
+	"AddKVMHost":                      addKVMHost,
+	"CheckHostDeletable":              checkHostDeletable,
 	"UpdateHost":                      updateOp(store.ResHost, "name", "description"),
 	"ChangeHostState":                 changeHostState,
 	"AddSimulatorPrimaryStorage":      addSimulatorPS,
@@ -71,7 +73,7 @@ var opTables = []map[string]opFunc{ops, networkOps}
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
 var createdResources = []map[string]string{{
-	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost,
+	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
 }, networkCreated}

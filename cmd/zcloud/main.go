@@ -81,6 +81,8 @@ func flags(cmd *cobra.Command, cfg *node.Config) {
 	cmd.Flags().StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
 	cmd.Flags().StringVar(&cfg.TemporalUIURL, "temporal-ui", "", "Temporal Web UI URL for job links")
 	cmd.Flags().StringVar(&cfg.AdminPassword, "admin-password", envOr("ZCLOUD_ADMIN_PASSWORD", "password"), "admin password set on first start")
+	cmd.Flags().StringVar(&cfg.AgentBinary, "agent-binary", "", "zcloud-hostworker binary deployed to KVM hosts over SSH (empty: KVM hosts can't be added)")
+	cmd.Flags().StringVar(&cfg.AgentTemporal, "agent-temporal", "", "Temporal frontend host:port as KVM hosts reach it (default: --temporal)")
 }
 
 func envOr(k, def string) string {

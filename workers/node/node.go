@@ -19,6 +19,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/db"
+	"github.com/zcloud/zcloud/activities/sshdeploy"
 	"github.com/zcloud/zcloud/api"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workers"
@@ -37,6 +38,15 @@ type Config struct {
 	AdminPassword string // created on first start when no admin exists
 	Faults        *db.Faults
 	Logger        *slog.Logger
+	// AgentBinary is the zcloud-hostworker binary deployed to KVM hosts
+	// over SSH; empty means KVM hosts can't be added by this node.
+	AgentBinary string
+	// AgentTemporal is the Temporal frontend as hosts must dial it;
+	// empty means Temporal.
+	AgentTemporal string
+	// AgentConfig holds extra settings written into every deployed agent's
+	// configuration (flag name → value).
+	AgentConfig map[string]string
 }
 
 // Node is a running control-plane process.
@@ -72,6 +82,14 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	acts := &db.Activities{Store: n.Store, Logger: cfg.Logger, Faults: cfg.Faults}
+	if cfg.AgentBinary != "" {
+		addr := cfg.AgentTemporal
+		if addr == "" {
+			addr = cfg.Temporal
+		}
+		acts.Agents = &db.AgentDeployment{Deployer: sshdeploy.New(cfg.AgentBinary, cfg.Logger), TemporalAddress: addr,
+			TemporalNamespace: cfg.Namespace, Config: cfg.AgentConfig}
+	}
 	if err = n.Store.EnsureNetworkProviders(ctx); err != nil {
 		return err
 	}

@@ -52,6 +52,18 @@ const (
 	KVMDeployAgent   = "kvm.DeployAgent"
 	KVMUndeployAgent = "kvm.UndeployAgent"
 
+	// BSDeployAgent and BSUndeployAgent do the same for the agent of an
+	// ImageStore backup storage.
+	BSDeployAgent   = "bs.DeployAgent"
+	BSUndeployAgent = "bs.UndeployAgent"
+	// BSRecordConnect records what a backup storage agent reported.
+	BSRecordConnect = "db.BSRecordConnect"
+	// ImageAddRecord, ImageRecordDownloaded and ImageDeleteRecord keep an
+	// image's record while its backup storages download it.
+	ImageAddRecord        = "db.ImageAddRecord"
+	ImageRecordDownloaded = "db.ImageRecordDownloaded"
+	ImageDeleteRecord     = "db.ImageDeleteRecord"
+
 	SimEnsureAgent = "sim.EnsureAgent"
 	SimStopAgent   = "sim.StopAgent"
 )
@@ -225,3 +237,42 @@ type VolumeHost struct {
 
 // VMAllocateHostForStart picks a host for a stopped VM.
 const VMAllocateHostForStart = "db.VMAllocateHostForStart"
+
+// BSRef names a backup storage.
+type BSRef struct {
+	BSUUID string `json:"backupStorageUuid"`
+}
+
+// BSConnectParams records what a backup storage agent reported on connect.
+type BSConnectParams struct {
+	BSUUID            string `json:"backupStorageUuid"`
+	AgentVersion      string `json:"agentVersion"`
+	URL               string `json:"url"`
+	TotalCapacity     int64  `json:"totalCapacity"`
+	AvailableCapacity int64  `json:"availableCapacity"`
+}
+
+// AddImageParams adds an image: the API's params, as RunOp takes them.
+type AddImageParams struct {
+	Op        OpParams `json:"op"`
+	ImageUUID string   `json:"imageUuid"`
+}
+
+// ImageAddRecordResult says which backup storages still have to fetch the
+// image (those with an agent); the others hold it already.
+type ImageAddRecordResult struct {
+	AgentBSes []string `json:"agentBackupStorages"`
+	URL       string   `json:"url"`
+	Format    string   `json:"format"`
+}
+
+// ImageDownloadedParams records one backup storage's copy of an image.
+type ImageDownloadedParams struct {
+	ImageUUID  string `json:"imageUuid"`
+	BSUUID     string `json:"backupStorageUuid"`
+	InstallURL string `json:"installUrl"`
+	Format     string `json:"format"`
+	Size       int64  `json:"size"`
+	ActualSize int64  `json:"actualSize"`
+	MD5Sum     string `json:"md5Sum"`
+}

@@ -34,10 +34,10 @@ var opAPIs = []string{
 	"CreateZone", "UpdateZone", "ChangeZoneState", "DeleteZone",
 	"CreateCluster", "UpdateCluster", "ChangeClusterState", "DeleteCluster",
 	"UpdateHost", "ChangeHostState",
-	"AddSimulatorPrimaryStorage", "DeletePrimaryStorage", "AddSimulatorBackupStorage", "DeleteBackupStorage",
+	"AddSimulatorPrimaryStorage", "DeletePrimaryStorage", "AddSimulatorBackupStorage",
 	"AttachPrimaryStorageToCluster", "DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
 	"AttachL2NetworkToCluster", "DetachL2NetworkFromCluster",
-	"AddImage", "UpdateImage", "DeleteImage",
+	"UpdateImage", "DeleteImage",
 	"CreateInstanceOffering", "UpdateInstanceOffering", "ChangeInstanceOfferingState", "DeleteInstanceOffering",
 	"CreateDiskOffering", "UpdateDiskOffering", "ChangeDiskOfferingState", "DeleteDiskOffering",
 	"CreateL2NoVlanNetwork", "UpdateL2Network", "DeleteL2Network",
@@ -47,22 +47,26 @@ var opAPIs = []string{
 
 // special APIs with their own handlers.
 var special = map[string]handlerFunc{
-	"LogInByAccount":    (*Server).login,
-	"LogOut":            (*Server).logout,
-	"ValidateSession":   (*Server).validateSession,
-	"GetVersion":        (*Server).getVersion,
-	"GetFreeIp":         (*Server).getFreeIP,
-	"CreateVmInstance":  (*Server).createVM,
-	"StartVmInstance":   vmOp(workflows.StartVM),
-	"StopVmInstance":    vmOp(workflows.StopVM),
-	"RebootVmInstance":  vmOp(workflows.RebootVM),
-	"DestroyVmInstance": vmOp(workflows.DestroyVM),
-	"RecoverVmInstance": vmOp(workflows.RecoverVM),
-	"ExpungeVmInstance": vmOp(workflows.ExpungeVM),
-	"AddSimulatorHost":  (*Server).addSimulatorHost,
-	"AddKVMHost":        (*Server).addKVMHost,
-	"ReconnectHost":     (*Server).reconnectHost,
-	"DeleteHost":        (*Server).deleteHost,
+	"LogInByAccount":             (*Server).login,
+	"LogOut":                     (*Server).logout,
+	"ValidateSession":            (*Server).validateSession,
+	"GetVersion":                 (*Server).getVersion,
+	"GetFreeIp":                  (*Server).getFreeIP,
+	"CreateVmInstance":           (*Server).createVM,
+	"StartVmInstance":            vmOp(workflows.StartVM),
+	"StopVmInstance":             vmOp(workflows.StopVM),
+	"RebootVmInstance":           vmOp(workflows.RebootVM),
+	"DestroyVmInstance":          vmOp(workflows.DestroyVM),
+	"RecoverVmInstance":          vmOp(workflows.RecoverVM),
+	"ExpungeVmInstance":          vmOp(workflows.ExpungeVM),
+	"AddSimulatorHost":           (*Server).addSimulatorHost,
+	"AddKVMHost":                 (*Server).addKVMHost,
+	"AddImageStoreBackupStorage": (*Server).addImageStoreBS,
+	"DeleteBackupStorage":        (*Server).deleteBackupStorage,
+	"ReconnectBackupStorage":     (*Server).reconnectBackupStorage,
+	"AddImage":                   (*Server).addImage,
+	"ReconnectHost":              (*Server).reconnectHost,
+	"DeleteHost":                 (*Server).deleteHost,
 }
 
 // routeSet is the routes of one area of the product: the core set is
@@ -75,7 +79,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes}
+var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes, hybridRoutes}
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.

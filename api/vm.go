@@ -141,6 +141,42 @@ func (s *Server) addKVMHost(r *request) {
 		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
 }
 
+// addImageStoreBS keeps the SSH password out of the job's history, as
+// addKVMHost does.
+func (s *Server) addImageStoreBS(r *request) {
+	uuid := s.newResourceUUID(r)
+	r.params["uuid"] = uuid
+	if pw, _ := r.params["password"].(string); pw != "" {
+		if err := s.o.Store.SetSSHPassword(r.c.Request.Context(), uuid, pw); err != nil {
+			writeError(r.c, 0, err)
+			return
+		}
+	}
+	delete(r.params, "password")
+	args, _ := json.Marshal(r.params)
+	s.startJob(r, workflows.AddBackupStorage, workflows.AddBSParams{BSUUID: uuid, Op: activities.OpParams{Op: "AddImageStoreBackupStorage",
+		Args: args, AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
+}
+
+func (s *Server) deleteBackupStorage(r *request) {
+	uuid, _ := r.params["uuid"].(string)
+	s.startJob(r, workflows.DeleteBackupStorage, activities.BSRef{BSUUID: uuid})
+}
+
+func (s *Server) reconnectBackupStorage(r *request) {
+	uuid, _ := r.params["uuid"].(string)
+	s.startJob(r, workflows.ReconnectBS, activities.BSRef{BSUUID: uuid})
+}
+
+// addImage has every backup storage with an agent fetch the image.
+func (s *Server) addImage(r *request) {
+	uuid := s.newResourceUUID(r)
+	r.params["uuid"] = uuid
+	args, _ := json.Marshal(r.params)
+	s.startJob(r, workflows.AddImage, activities.AddImageParams{ImageUUID: uuid, Op: activities.OpParams{Op: "AddImage",
+		Args: args, AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
+}
+
 func (s *Server) reconnectHost(r *request) {
 	uuid, _ := r.params["uuid"].(string)
 	s.startJob(r, workflows.Reconnect, activities.HostRef{HostUUID: uuid})

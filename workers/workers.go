@@ -16,23 +16,28 @@ import (
 // RegisterControlPlane registers every workflow and control-plane activity.
 func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	for name, fn := range map[string]any{
-		workflows.Op:         workflows.OpWorkflow,
-		workflows.CreateVM:   workflows.CreateVMWorkflow,
-		workflows.StartVM:    workflows.StartVMWorkflow,
-		workflows.StopVM:     workflows.StopVMWorkflow,
-		workflows.RebootVM:   workflows.RebootVMWorkflow,
-		workflows.DestroyVM:  workflows.DestroyVMWorkflow,
-		workflows.RecoverVM:  workflows.RecoverVMWorkflow,
-		workflows.ExpungeVM:  workflows.ExpungeVMWorkflow,
-		workflows.AddSimHost: workflows.AddSimulatorHostWorkflow,
-		workflows.AddHost:    workflows.AddSimulatorHostWorkflow,
-		workflows.Reconnect:  workflows.ReconnectHostWorkflow,
-		workflows.HostPing:   workflows.HostPingWorkflow,
-		workflows.DeleteHost: workflows.DeleteHostWorkflow,
+		workflows.Op:                  workflows.OpWorkflow,
+		workflows.CreateVM:            workflows.CreateVMWorkflow,
+		workflows.StartVM:             workflows.StartVMWorkflow,
+		workflows.StopVM:              workflows.StopVMWorkflow,
+		workflows.RebootVM:            workflows.RebootVMWorkflow,
+		workflows.DestroyVM:           workflows.DestroyVMWorkflow,
+		workflows.RecoverVM:           workflows.RecoverVMWorkflow,
+		workflows.ExpungeVM:           workflows.ExpungeVMWorkflow,
+		workflows.AddSimHost:          workflows.AddSimulatorHostWorkflow,
+		workflows.AddHost:             workflows.AddSimulatorHostWorkflow,
+		workflows.AddBackupStorage:    workflows.AddBackupStorageWorkflow,
+		workflows.DeleteBackupStorage: workflows.DeleteBackupStorageWorkflow,
+		workflows.ReconnectBS:         workflows.ReconnectBackupStorageWorkflow,
+		workflows.AddImage:            workflows.AddImageWorkflow,
+		workflows.Reconnect:           workflows.ReconnectHostWorkflow,
+		workflows.HostPing:            workflows.HostPingWorkflow,
+		workflows.DeleteHost:          workflows.DeleteHostWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
 	acts.Register(w)
+	workflows.RegisterHybrid(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

@@ -58,6 +58,12 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.HostRecordPing:         a.HostRecordPing,
 		activities.KVMDeployAgent:         a.KVMDeployAgent,
 		activities.KVMUndeployAgent:       a.KVMUndeployAgent,
+		activities.BSDeployAgent:          a.BSDeployAgent,
+		activities.BSUndeployAgent:        a.BSUndeployAgent,
+		activities.BSRecordConnect:        a.BSRecordConnect,
+		activities.ImageAddRecord:         a.ImageAddRecord,
+		activities.ImageRecordDownloaded:  a.ImageRecordDownloaded,
+		activities.ImageDeleteRecord:      a.ImageDeleteRecord,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -29,6 +29,9 @@ var ops = map[string]opFunc{
 	"AddSimulatorHost":                addSimulatorHost,
 	"DeleteHostRecord":                deleteHostRecord,
 	"AddKVMHost":                      addKVMHost,
+	"AddImageStoreBackupStorage":      addImageStoreBS,
+	"DeleteBackupStorageRecord":       deleteBSRecord,
+	"CheckBackupStorageDeletable":     checkBSDeletable,
 	"CheckHostDeletable":              checkHostDeletable,
 	"UpdateHost":                      updateOp(store.ResHost, "name", "description"),
 	"ChangeHostState":                 changeHostState,
@@ -68,12 +71,12 @@ var ops = map[string]opFunc{
 
 // opTables are the operation tables of every area of the product: ops
 // above, other areas (networking, hybrid cloud) in their own files.
-var opTables = []map[string]opFunc{ops, networkOps}
+var opTables = []map[string]opFunc{ops, networkOps, hybridOps}
 
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
 var createdResources = []map[string]string{{
-	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost,
+	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost, "AddImageStoreBackupStorage": store.ResBackupStorage,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
 }, networkCreated}
@@ -96,11 +99,9 @@ func (a *Activities) RunOp(ctx context.Context, p activities.OpParams) (activiti
 	if err := a.Faults.check(activities.RunOp + ":" + p.Op); err != nil {
 		return activities.Result{}, wrap(err)
 	}
-	args := map[string]any{}
-	if len(p.Args) > 0 {
-		if err := json.Unmarshal(p.Args, &args); err != nil {
-			return activities.Result{}, wrap(models.Invalid("bad arguments of %s: %v", p.Op, err))
-		}
+	args, err := opArgs(p)
+	if err != nil {
+		return activities.Result{}, wrap(err)
 	}
 	r, err := f(ctx, a, args, p)
 	if err != nil {
@@ -114,6 +115,17 @@ func (a *Activities) RunOp(ctx context.Context, p activities.OpParams) (activiti
 		}
 	}
 	return r, nil
+}
+
+// opArgs decodes an operation's arguments.
+func opArgs(p activities.OpParams) (map[string]any, error) {
+	args := map[string]any{}
+	if len(p.Args) > 0 {
+		if err := json.Unmarshal(p.Args, &args); err != nil {
+			return nil, models.Invalid("bad arguments of %s: %v", p.Op, err)
+		}
+	}
+	return args, nil
 }
 
 func resourceOf(op string) string {

@@ -67,6 +67,16 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActStopVM, a.StopVM},
 		{hostapi.ActRebootVM, a.RebootVM},
 		{hostapi.ActDestroyVM, a.DestroyVM},
+		{hostapi.ActPauseVM, a.PauseVM},
+		{hostapi.ActResumeVM, a.ResumeVM},
+		{hostapi.ActMigrateVM, a.MigrateVM},
+		{hostapi.ActAttachVolume, a.AttachVolume},
+		{hostapi.ActDetachVolume, a.DetachVolume},
+		{hostapi.ActResizeVolume, a.ResizeVolume},
+		{hostapi.ActCreateVolumeSnapshot, a.CreateVolumeSnapshot},
+		{hostapi.ActRevertVolumeSnapshot, a.RevertVolumeSnapshot},
+		{hostapi.ActDeleteVolumeSnapshot, a.DeleteVolumeSnapshot},
+		{hostapi.ActCreateVolumeFromSnapshot, a.CreateVolumeFromSnapshot},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -159,6 +169,138 @@ func (a *Agent) DestroyVM(ctx context.Context, p hostapi.DestroyVMParams) error 
 		return "", a.driver.DestroyVM(ctx, p.VMUUID)
 	})
 	return err
+}
+
+// PauseVM is hostapi.ActPauseVM.
+func (a *Agent) PauseVM(ctx context.Context, p hostapi.PauseVMParams) (hostapi.VMOpResult, error) {
+	return a.vmOp(ctx, hostapi.ActPauseVM, p.VMUUID, func(ctx context.Context) (string, error) {
+		return a.driver.PauseVM(ctx, p.VMUUID)
+	})
+}
+
+// ResumeVM is hostapi.ActResumeVM.
+func (a *Agent) ResumeVM(ctx context.Context, p hostapi.ResumeVMParams) (hostapi.VMOpResult, error) {
+	return a.vmOp(ctx, hostapi.ActResumeVM, p.VMUUID, func(ctx context.Context) (string, error) {
+		return a.driver.ResumeVM(ctx, p.VMUUID)
+	})
+}
+
+// MigrateVM is hostapi.ActMigrateVM; it heartbeats while the memory moves.
+func (a *Agent) MigrateVM(ctx context.Context, p hostapi.MigrateVMParams) (hostapi.VMOpResult, error) {
+	if p.DestinationURI == "" {
+		return hostapi.VMOpResult{}, a.fail(hostapi.ActMigrateVM, models.Invalid("destination uri is empty"))
+	}
+	return a.vmOp(ctx, hostapi.ActMigrateVM, p.VMUUID, func(ctx context.Context) (string, error) {
+		return a.driver.MigrateVM(ctx, p)
+	})
+}
+
+// AttachVolume is hostapi.ActAttachVolume.
+func (a *Agent) AttachVolume(ctx context.Context, p hostapi.AttachVolumeParams) (hostapi.AttachVolumeResult, error) {
+	const op = hostapi.ActAttachVolume
+	if err := a.checkVolume(op, p.Volume); err != nil {
+		return hostapi.AttachVolumeResult{}, err
+	}
+	res, err := a.vmOp(ctx, op, p.VMUUID, func(ctx context.Context) (string, error) {
+		return a.driver.AttachVolume(ctx, p.VMUUID, p.Volume)
+	})
+	return hostapi.AttachVolumeResult{Device: res.State}, err
+}
+
+// DetachVolume is hostapi.ActDetachVolume.
+func (a *Agent) DetachVolume(ctx context.Context, p hostapi.DetachVolumeParams) error {
+	const op = hostapi.ActDetachVolume
+	if err := a.checkVolume(op, p.Volume); err != nil {
+		return err
+	}
+	_, err := a.vmOp(ctx, op, p.VMUUID, func(ctx context.Context) (string, error) {
+		return "", a.driver.DetachVolume(ctx, p.VMUUID, p.Volume)
+	})
+	return err
+}
+
+// ResizeVolume is hostapi.ActResizeVolume.
+func (a *Agent) ResizeVolume(ctx context.Context, p hostapi.ResizeVolumeParams) (hostapi.ResizeVolumeResult, error) {
+	const op = hostapi.ActResizeVolume
+	if err := a.checkVolume(op, p.Volume); err != nil {
+		return hostapi.ResizeVolumeResult{}, err
+	}
+	if p.Size <= 0 {
+		return hostapi.ResizeVolumeResult{}, a.fail(op, models.Invalid("volume %s: size %d is not positive", p.Volume.UUID, p.Size))
+	}
+	size, err := call(ctx, a, op, "", func(ctx context.Context) (int64, error) {
+		return a.driver.ResizeVolume(ctx, p.Volume, p.Size)
+	})
+	return hostapi.ResizeVolumeResult{Size: size}, err
+}
+
+// CreateVolumeSnapshot is hostapi.ActCreateVolumeSnapshot.
+func (a *Agent) CreateVolumeSnapshot(ctx context.Context, p hostapi.CreateVolumeSnapshotParams) (hostapi.VolumeSnapshotResult, error) {
+	const op = hostapi.ActCreateVolumeSnapshot
+	if err := a.checkSnapshot(op, p.Volume, p.SnapshotUUID); err != nil {
+		return hostapi.VolumeSnapshotResult{}, err
+	}
+	return call(ctx, a, op, "", func(ctx context.Context) (hostapi.VolumeSnapshotResult, error) {
+		return a.driver.CreateVolumeSnapshot(ctx, p.Volume, p.SnapshotUUID)
+	})
+}
+
+// RevertVolumeSnapshot is hostapi.ActRevertVolumeSnapshot.
+func (a *Agent) RevertVolumeSnapshot(ctx context.Context, p hostapi.RevertVolumeSnapshotParams) error {
+	const op = hostapi.ActRevertVolumeSnapshot
+	if err := a.checkSnapshot(op, p.Volume, p.SnapshotUUID); err != nil {
+		return err
+	}
+	_, err := call(ctx, a, op, "", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.RevertVolumeSnapshot(ctx, p.Volume, p.SnapshotUUID)
+	})
+	return err
+}
+
+// DeleteVolumeSnapshot is hostapi.ActDeleteVolumeSnapshot.
+func (a *Agent) DeleteVolumeSnapshot(ctx context.Context, p hostapi.DeleteVolumeSnapshotParams) error {
+	const op = hostapi.ActDeleteVolumeSnapshot
+	if err := a.checkSnapshot(op, p.Volume, p.SnapshotUUID); err != nil {
+		return err
+	}
+	_, err := call(ctx, a, op, "", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.DeleteVolumeSnapshot(ctx, p.Volume, p.SnapshotUUID)
+	})
+	return err
+}
+
+// CreateVolumeFromSnapshot is hostapi.ActCreateVolumeFromSnapshot; an empty
+// snapshot UUID copies the volume as it is.
+func (a *Agent) CreateVolumeFromSnapshot(ctx context.Context, p hostapi.CreateVolumeFromSnapshotParams) (hostapi.InstantiateVolumeResult, error) {
+	const op = hostapi.ActCreateVolumeFromSnapshot
+	if err := a.checkVolume(op, p.Volume); err != nil {
+		return hostapi.InstantiateVolumeResult{}, err
+	}
+	if err := a.checkVolume(op, p.Target); err != nil {
+		return hostapi.InstantiateVolumeResult{}, err
+	}
+	return call(ctx, a, op, "", func(ctx context.Context) (hostapi.InstantiateVolumeResult, error) {
+		return a.driver.CreateVolumeFromSnapshot(ctx, p.Volume, p.SnapshotUUID, p.Target)
+	})
+}
+
+// checkVolume refuses a volume without a UUID.
+func (a *Agent) checkVolume(op string, vol hostapi.VolumeSpec) error {
+	if vol.UUID == "" {
+		return a.fail(op, models.Invalid("volume uuid is empty"))
+	}
+	return nil
+}
+
+// checkSnapshot refuses a snapshot request without a volume or snapshot UUID.
+func (a *Agent) checkSnapshot(op string, vol hostapi.VolumeSpec, snapshotUUID string) error {
+	if err := a.checkVolume(op, vol); err != nil {
+		return err
+	}
+	if snapshotUUID == "" {
+		return a.fail(op, models.Invalid("snapshot uuid is empty"))
+	}
+	return nil
 }
 
 // vmOp runs a driver operation on one VM and reports the power state it left.

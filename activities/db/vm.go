@@ -343,6 +343,15 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 		if err := a.Store.Get(ctx, store.ResImage, string(vm.ImageUUID), &img); err == nil {
 			imgURL = img.URL
 		}
+		// Hosts fetch from a backup storage agent's copy when there is one.
+		var copies []string
+		if err := a.Store.DB().SelectContext(ctx, &copies, `SELECT install_path FROM image_backup_storage_refs
+			WHERE image_uuid = ? AND status = ? AND install_path LIKE 'http%' ORDER BY create_date`, string(vm.ImageUUID), models.ImageReady); err != nil {
+			return out, wrap(err)
+		}
+		if len(copies) > 0 {
+			imgURL = copies[0]
+		}
 	}
 	for _, v := range vols {
 		vs := hostapi.VolumeSpec{UUID: v.UUID, Type: v.Type, PrimaryStorageUUID: string(v.PrimaryStorageUUID),

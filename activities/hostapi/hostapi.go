@@ -29,6 +29,17 @@ const (
 	ActStopVM            = "host.StopVM"
 	ActRebootVM          = "host.RebootVM"
 	ActDestroyVM         = "host.DestroyVM"
+
+	ActPauseVM                  = "host.PauseVM"
+	ActResumeVM                 = "host.ResumeVM"
+	ActMigrateVM                = "host.MigrateVM"
+	ActAttachVolume             = "host.AttachVolume"
+	ActDetachVolume             = "host.DetachVolume"
+	ActResizeVolume             = "host.ResizeVolume"
+	ActCreateVolumeSnapshot     = "host.CreateVolumeSnapshot"
+	ActRevertVolumeSnapshot     = "host.RevertVolumeSnapshot"
+	ActDeleteVolumeSnapshot     = "host.DeleteVolumeSnapshot"
+	ActCreateVolumeFromSnapshot = "host.CreateVolumeFromSnapshot"
 )
 
 // Timeouts that every caller of a host activity uses. ScheduleToStart is
@@ -183,4 +194,109 @@ type RebootVMParams struct {
 // error.
 type DestroyVMParams struct {
 	VMUUID string `json:"vmUuid"`
+}
+
+// PauseVMParams freezes a running domain's vCPUs; pausing a paused domain
+// succeeds, pausing a stopped or missing one is an error.
+type PauseVMParams struct {
+	VMUUID string `json:"vmUuid"`
+}
+
+// ResumeVMParams unfreezes a paused domain; resuming a running domain
+// succeeds, resuming a stopped or missing one is an error.
+type ResumeVMParams struct {
+	VMUUID string `json:"vmUuid"`
+}
+
+// MigrateVMParams moves a running domain to another host while it runs
+// (live migration), leaving it defined there and undefined here.
+type MigrateVMParams struct {
+	VMUUID string `json:"vmUuid"`
+	// DestinationURI is how this host's hypervisor reaches the destination's
+	// (libvirt: "qemu+tcp://10.0.0.2/system"); the migration is
+	// peer-to-peer, so it is the source host that connects.
+	DestinationURI string `json:"destinationUri"`
+	// MigrationURI optionally names the address the memory stream goes to
+	// ("tcp://10.99.0.2"), for a dedicated migration network; empty lets the
+	// hypervisor pick the destination's hostname.
+	MigrationURI string `json:"migrationUri,omitempty"`
+	// SharedStorage says the VM's volumes are at the same paths on both
+	// hosts (NFS, SharedMountPoint, Ceph), so only memory moves. Copying
+	// local volumes along is not supported yet.
+	SharedStorage bool `json:"sharedStorage"`
+}
+
+// AttachVolumeParams plugs an instantiated volume into a VM: into the
+// running domain (hot-plug) and into its definition, so that it stays after
+// a restart. Attaching an attached volume succeeds. Volume.DeviceID picks the
+// device name (1 = vdb on virtio).
+type AttachVolumeParams struct {
+	VMUUID string     `json:"vmUuid"`
+	Volume VolumeSpec `json:"volume"`
+}
+
+// AttachVolumeResult names the device the volume got in the domain (vdb).
+type AttachVolumeResult struct {
+	Device string `json:"device"`
+}
+
+// DetachVolumeParams unplugs a volume from the running domain and from its
+// definition; detaching a detached volume, or from a missing domain,
+// succeeds.
+type DetachVolumeParams struct {
+	VMUUID string     `json:"vmUuid"`
+	Volume VolumeSpec `json:"volume"`
+}
+
+// ResizeVolumeParams grows a volume to Size bytes: online when a running
+// domain uses it (the guest sees the new size), offline otherwise. Growing
+// to the current size succeeds; shrinking is refused.
+type ResizeVolumeParams struct {
+	Volume VolumeSpec `json:"volume"`
+	Size   int64      `json:"size"`
+}
+
+// ResizeVolumeResult is the volume's virtual size after the resize.
+type ResizeVolumeResult struct {
+	Size int64 `json:"size"`
+}
+
+// CreateVolumeSnapshotParams takes a snapshot of a volume named by
+// SnapshotUUID. Taking it again returns the one taken.
+type CreateVolumeSnapshotParams struct {
+	Volume       VolumeSpec `json:"volume"`
+	SnapshotUUID string     `json:"snapshotUuid"`
+}
+
+// VolumeSnapshotResult says where a snapshot lives: on qcow2 volumes it is
+// an internal snapshot named SnapshotUUID inside the volume's file.
+type VolumeSnapshotResult struct {
+	SnapshotUUID string `json:"snapshotUuid"`
+	InstallPath  string `json:"installPath"`
+	// VirtualSize is the volume's size when the snapshot was taken.
+	VirtualSize int64 `json:"virtualSize"`
+}
+
+// RevertVolumeSnapshotParams puts a volume back to a snapshot; the VM that
+// uses it must be stopped.
+type RevertVolumeSnapshotParams struct {
+	Volume       VolumeSpec `json:"volume"`
+	SnapshotUUID string     `json:"snapshotUuid"`
+}
+
+// DeleteVolumeSnapshotParams removes a snapshot; a missing one (or a missing
+// volume) is not an error.
+type DeleteVolumeSnapshotParams struct {
+	Volume       VolumeSpec `json:"volume"`
+	SnapshotUUID string     `json:"snapshotUuid"`
+}
+
+// CreateVolumeFromSnapshotParams makes Target a full, standalone copy (no
+// backing file) of Volume as it was at SnapshotUUID, or as it is now when
+// SnapshotUUID is empty (a volume or an image from a volume, which needs the
+// volume out of any running domain). Making it again returns the one made.
+type CreateVolumeFromSnapshotParams struct {
+	Volume       VolumeSpec `json:"volume"`
+	SnapshotUUID string     `json:"snapshotUuid,omitempty"`
+	Target       VolumeSpec `json:"target"`
 }

@@ -1,6 +1,10 @@
 package sshdeploy_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -99,6 +103,29 @@ func TestConnectErrors(t *testing.T) {
 		})
 	}
 
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	signer, err := ssh.NewSignerFromKey(key)
+	require.NoError(t, err)
+	h.AuthorizeKey(signer.PublicKey())
+	_, err = h.Exec(t.Context(), "useradd", "--no-create-home", "--home-dir", "/nonexistent", "zcloud-plain")
+	require.NoError(t, err)
+	_, err = h.ExecInput(t.Context(), strings.NewReader("zcloud-plain:plain-pw\n"), "chpasswd", "-c", "SHA512")
+	require.NoError(t, err)
+
+	t.Run("private key", func(t *testing.T) {
+		block, err := ssh.MarshalPrivateKey(key, "")
+		require.NoError(t, err)
+		k := sshdeploy.Target{ManagementIP: h.IP().String(), SSHPort: port, PrivateKey: string(pem.EncodeToMemory(block))}
+		_, err = a.Undeploy(t.Context(), sshdeploy.UndeployParams{Target: k, HostUUID: "h"})
+		require.NoError(t, err)
+	})
+	t.Run("not root", func(t *testing.T) {
+		plain := sshdeploy.Target{ManagementIP: h.IP().String(), SSHPort: port, Username: "zcloud-plain", Password: "plain-pw"}
+		_, err := a.Undeploy(t.Context(), sshdeploy.UndeployParams{Target: plain, HostUUID: "h"})
+		require.ErrorIs(t, err, models.ErrInvalid)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+	})
 	t.Run("pinned host key", func(t *testing.T) {
 		fp := withHostKey(target, fingerprint(t, h))
 		res, err := a.Undeploy(t.Context(), sshdeploy.UndeployParams{Target: fp, HostUUID: "h"})
@@ -142,6 +169,9 @@ func TestDeployAgentThatCannotReachTemporal(t *testing.T) {
 
 	sup := readPID(t, h, sshdeploy.SupervisorPIDFile)
 	require.True(t, h.Contains(sup), "supervisor %d runs inside the host", sup)
+
+	_, err = a.Undeploy(t.Context(), sshdeploy.UndeployParams{Target: target, HostUUID: "another-host"})
+	require.ErrorIs(t, err, models.ErrConflict, "undeploy of another host's agent")
 
 	res, err := a.Undeploy(t.Context(), sshdeploy.UndeployParams{Target: target, HostUUID: p.HostUUID})
 	require.NoError(t, err)

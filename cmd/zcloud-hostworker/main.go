@@ -4,17 +4,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -26,7 +29,12 @@ import (
 // faultsEnv holds sim faults when --sim-faults is not given.
 const faultsEnv = "ZCLOUD_SIM_FAULTS"
 
+// buildVersion names the build; release builds set it with
+// -ldflags "-X main.buildVersion=...".
+var buildVersion = "dev"
+
 type flags struct {
+	config    string
 	hostUUID  string
 	temporal  string
 	namespace string
@@ -61,14 +69,22 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.config != "" {
+				if err := applyConfig(cmd.Flags(), f.config); err != nil {
+					return err
+				}
+			}
 			if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			return serve(cmd.Context(), logger, f)
 		},
 	}
+	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "file of flag=value lines (keys are the flag names); flags given on the command line win")
 	fl.StringVar(&f.hostUUID, "host-uuid", "", "UUID of the host this agent serves (required)")
 	fl.StringVar(&f.temporal, "temporal", "127.0.0.1:7233", "Temporal frontend host:port")
 	fl.StringVar(&f.namespace, "namespace", "default", "Temporal namespace")
@@ -78,10 +94,59 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 	fl.StringVar(&f.simMemory, "sim-memory", "", `sim: memory in bytes or with a unit, e.g. "64G" (binary)`)
 	fl.StringVar(&f.simFaults, "sim-faults", os.Getenv(faultsEnv),
 		`sim: faults, e.g. "host.CreateVM=fail:boom,host.StartVM=delay:2s" (default $`+faultsEnv+`)`)
-	if err := cmd.MarkFlagRequired("host-uuid"); err != nil {
-		panic(err) // the flag is defined just above
-	}
 	return cmd
+}
+
+// version is the contract version the control plane compares
+// (hostapi.AgentVersion) followed by what identifies the build.
+func version() string {
+	v := hostapi.AgentVersion + " (build " + buildVersion
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += ", " + bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision", "vcs.modified":
+				v += ", " + s.Key + "=" + s.Value
+			}
+		}
+	}
+	return v + ")"
+}
+
+// applyConfig sets every flag named in the file at path that the command
+// line left unset. Lines are "flag=value"; blank lines and lines starting
+// with # are skipped; an unknown flag is an error.
+func applyConfig(fs *pflag.FlagSet, path string) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		fl := fs.Lookup(key)
+		switch {
+		case !ok:
+			return fmt.Errorf("--config %s:%d: want flag=value", path, n)
+		case fl == nil || key == "config":
+			return fmt.Errorf("--config %s:%d: unknown flag %q", path, n, key)
+		case fl.Changed:
+			continue
+		}
+		if err := fs.Set(key, strings.TrimSpace(value)); err != nil {
+			return fmt.Errorf("--config %s:%d: %w", path, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	return nil
 }
 
 // driverOptions turns the sim flags into driver options.

@@ -274,3 +274,26 @@ func (b *builder) cdroms() error {
 	}
 	return nil
 }
+
+// HotplugDisk returns the <disk> element that Build writes for d in a domain
+// of the given machine (pc, q35 or a versioned name), for attaching d to a
+// defined or running domain. d.Bus must be set: the driver takes it from the
+// domain's other disks, since the platform that chose it is not in the
+// domain. The element has no <boot>: only the root disk boots.
+func HotplugDisk(machine string, d Disk) (*libvirtxml.DomainDisk, error) {
+	if d.Bus == "" {
+		return nil, fmt.Errorf("domain xml: disk of volume %s: %w", d.VolumeUUID, invalid("bus is empty"))
+	}
+	b := &builder{
+		s: Spec{Machine: machine, Platform: PlatformOther, DomainType: DomainQEMU},
+		d: &libvirtxml.Domain{Devices: &libvirtxml.DomainDeviceList{}},
+	}
+	if err := b.platform(); err != nil {
+		return nil, fmt.Errorf("domain xml: %w", err)
+	}
+	disk, err := b.disk(d, map[string]bool{}, map[string]bool{}, map[int]bool{})
+	if err != nil {
+		return nil, fmt.Errorf("domain xml: disk of volume %s: %w", d.VolumeUUID, err)
+	}
+	return &disk, nil
+}

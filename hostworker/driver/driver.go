@@ -64,6 +64,40 @@ type Driver interface {
 	// DestroyVM stops and undefines a domain, leaving its volumes; a missing
 	// domain is not an error.
 	DestroyVM(ctx context.Context, vmUUID string) error
+
+	// PauseVM freezes a running domain; a paused one stays paused. A stopped
+	// domain is models.ErrConflict, a missing one models.ErrNotFound.
+	PauseVM(ctx context.Context, vmUUID string) (string, error)
+	// ResumeVM unfreezes a paused domain; a running one keeps running. A
+	// stopped domain is models.ErrConflict, a missing one models.ErrNotFound.
+	ResumeVM(ctx context.Context, vmUUID string) (string, error)
+	// MigrateVM moves a running domain live to p.DestinationURI and returns
+	// its state there. A domain already gone from here and running there has
+	// migrated: that succeeds.
+	MigrateVM(ctx context.Context, p hostapi.MigrateVMParams) (string, error)
+
+	// AttachVolume plugs an instantiated volume into a domain, live when it
+	// runs and in its definition, and returns the device name.
+	AttachVolume(ctx context.Context, vmUUID string, vol hostapi.VolumeSpec) (string, error)
+	// DetachVolume unplugs a volume from a domain, live and from its
+	// definition; a volume not attached, or a missing domain, is fine.
+	DetachVolume(ctx context.Context, vmUUID string, vol hostapi.VolumeSpec) error
+	// ResizeVolume grows a volume to size bytes, online when a running
+	// domain uses it, and returns the new virtual size. Shrinking is
+	// models.ErrInvalid.
+	ResizeVolume(ctx context.Context, vol hostapi.VolumeSpec, size int64) (int64, error)
+	// CreateVolumeSnapshot takes snapshot snapshotUUID of vol, or finds it
+	// taken.
+	CreateVolumeSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string) (hostapi.VolumeSnapshotResult, error)
+	// RevertVolumeSnapshot puts vol back to the snapshot; a running domain
+	// using vol is models.ErrConflict.
+	RevertVolumeSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string) error
+	// DeleteVolumeSnapshot removes the snapshot; a missing one is fine.
+	DeleteVolumeSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string) error
+	// CreateVolumeFromSnapshot makes target a standalone copy of vol at the
+	// snapshot (or as it is now when snapshotUUID is empty), or finds it
+	// made.
+	CreateVolumeFromSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string, target hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -120,6 +154,56 @@ func (Base) RebootVM(context.Context, string) (string, error) {
 // DestroyVM is not supported.
 func (Base) DestroyVM(context.Context, string) error {
 	return unsupported()
+}
+
+// PauseVM is not supported.
+func (Base) PauseVM(context.Context, string) (string, error) {
+	return "", unsupported()
+}
+
+// ResumeVM is not supported.
+func (Base) ResumeVM(context.Context, string) (string, error) {
+	return "", unsupported()
+}
+
+// MigrateVM is not supported.
+func (Base) MigrateVM(context.Context, hostapi.MigrateVMParams) (string, error) {
+	return "", unsupported()
+}
+
+// AttachVolume is not supported.
+func (Base) AttachVolume(context.Context, string, hostapi.VolumeSpec) (string, error) {
+	return "", unsupported()
+}
+
+// DetachVolume is not supported.
+func (Base) DetachVolume(context.Context, string, hostapi.VolumeSpec) error {
+	return unsupported()
+}
+
+// ResizeVolume is not supported.
+func (Base) ResizeVolume(context.Context, hostapi.VolumeSpec, int64) (int64, error) {
+	return 0, unsupported()
+}
+
+// CreateVolumeSnapshot is not supported.
+func (Base) CreateVolumeSnapshot(context.Context, hostapi.VolumeSpec, string) (hostapi.VolumeSnapshotResult, error) {
+	return hostapi.VolumeSnapshotResult{}, unsupported()
+}
+
+// RevertVolumeSnapshot is not supported.
+func (Base) RevertVolumeSnapshot(context.Context, hostapi.VolumeSpec, string) error {
+	return unsupported()
+}
+
+// DeleteVolumeSnapshot is not supported.
+func (Base) DeleteVolumeSnapshot(context.Context, hostapi.VolumeSpec, string) error {
+	return unsupported()
+}
+
+// CreateVolumeFromSnapshot is not supported.
+func (Base) CreateVolumeFromSnapshot(context.Context, hostapi.VolumeSpec, string, hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error) {
+	return hostapi.InstantiateVolumeResult{}, unsupported()
 }
 
 // ValidateVM checks what every driver needs of a VM spec: an identity,

@@ -24,6 +24,19 @@ func TestBaseIsUnsupported(t *testing.T) {
 		{"StopVM", func() error { _, err := b.StopVM(ctx, "vm", driver.StopCold, 0); return err }},
 		{"RebootVM", func() error { _, err := b.RebootVM(ctx, "vm"); return err }},
 		{"DestroyVM", func() error { return b.DestroyVM(ctx, "vm") }},
+		{"PauseVM", func() error { _, err := b.PauseVM(ctx, "vm"); return err }},
+		{"ResumeVM", func() error { _, err := b.ResumeVM(ctx, "vm"); return err }},
+		{"MigrateVM", func() error { _, err := b.MigrateVM(ctx, hostapi.MigrateVMParams{}); return err }},
+		{"AttachVolume", func() error { _, err := b.AttachVolume(ctx, "vm", hostapi.VolumeSpec{}); return err }},
+		{"DetachVolume", func() error { return b.DetachVolume(ctx, "vm", hostapi.VolumeSpec{}) }},
+		{"ResizeVolume", func() error { _, err := b.ResizeVolume(ctx, hostapi.VolumeSpec{}, 1); return err }},
+		{"CreateVolumeSnapshot", func() error { _, err := b.CreateVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s"); return err }},
+		{"RevertVolumeSnapshot", func() error { return b.RevertVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s") }},
+		{"DeleteVolumeSnapshot", func() error { return b.DeleteVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s") }},
+		{"CreateVolumeFromSnapshot", func() error {
+			_, err := b.CreateVolumeFromSnapshot(ctx, hostapi.VolumeSpec{}, "s", hostapi.VolumeSpec{})
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,14 +36,21 @@ const (
 	VolumeData = "Data"
 )
 
+// storageDirMode is the mode of the directories the driver makes for
+// volumes and cached images: QEMU runs as its own user (libvirt-qemu) and
+// must reach the files, which libvirt hands to that user when a domain
+// starts.
+const storageDirMode = 0o755
+
 // imageInfo is the part of `qemu-img info --output=json` the driver reads.
 type imageInfo struct {
-	Format              string `json:"format"`
-	VirtualSize         int64  `json:"virtual-size"`
-	ActualSize          int64  `json:"actual-size"`
-	BackingFilename     string `json:"backing-filename"`
-	FullBackingFilename string `json:"full-backing-filename"`
-	BackingFormat       string `json:"backing-filename-format"`
+	Format              string         `json:"format"`
+	VirtualSize         int64          `json:"virtual-size"`
+	ActualSize          int64          `json:"actual-size"`
+	BackingFilename     string         `json:"backing-filename"`
+	FullBackingFilename string         `json:"full-backing-filename"`
+	BackingFormat       string         `json:"backing-filename-format"`
+	Snapshots           []snapshotInfo `json:"snapshots"`
 	FormatSpecific      struct {
 		Data struct {
 			DataFile string `json:"data-file"`
@@ -149,7 +156,7 @@ func (d *Driver) instantiate(ctx context.Context, vol hostapi.VolumeSpec) (hosta
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return none, fmt.Errorf("volume %s: %w", vol.UUID, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), storageDirMode); err != nil {
 		return none, fmt.Errorf("volume directory: %w", err)
 	}
 	// Made under a temporary name and renamed, so that a crash never
@@ -264,7 +271,7 @@ func imageSource(rawURL string) (*url.URL, error) {
 // refuses images with a backing file or an external data file of their own:
 // they would let an image read any file on the host.
 func fetch(ctx context.Context, client *http.Client, src *url.URL, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), storageDirMode); err != nil {
 		return fmt.Errorf("image cache: %w", err)
 	}
 	tmp := tempName(path)

@@ -72,7 +72,11 @@ func knownOp(op string) bool {
 	case AnyOp, hostapi.ActConnect, hostapi.ActPing,
 		hostapi.ActInstantiateVolume, hostapi.ActDeleteVolume,
 		hostapi.ActCreateVM, hostapi.ActStartVM, hostapi.ActStopVM,
-		hostapi.ActRebootVM, hostapi.ActDestroyVM:
+		hostapi.ActRebootVM, hostapi.ActDestroyVM,
+		hostapi.ActPauseVM, hostapi.ActResumeVM, hostapi.ActMigrateVM,
+		hostapi.ActAttachVolume, hostapi.ActDetachVolume, hostapi.ActResizeVolume,
+		hostapi.ActCreateVolumeSnapshot, hostapi.ActRevertVolumeSnapshot,
+		hostapi.ActDeleteVolumeSnapshot, hostapi.ActCreateVolumeFromSnapshot:
 		return true
 	}
 	return false

@@ -46,6 +46,11 @@ type Driver struct {
 	failures map[string]string
 	domains  map[string]VM
 	volumes  map[string]Volume
+	// snapshots holds each volume's snapshots: the volume size at the time,
+	// by snapshot UUID.
+	snapshots map[string]map[string]int64
+	// peers finds the driver a migration URI names; nil: no migration.
+	peers func(uri string) *Driver
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -63,6 +68,7 @@ func New(cfg Config) (*Driver, error) {
 		failures:    maps.Clone(cfg.Failures),
 		domains:     map[string]VM{},
 		volumes:     map[string]Volume{},
+		snapshots:   map[string]map[string]int64{},
 	}
 	if d.cpuNum == 0 {
 		d.cpuNum = DefaultCPUNum
@@ -280,6 +286,7 @@ func (d *Driver) DeleteVolume(ctx context.Context, vol hostapi.VolumeSpec) error
 		return fmt.Errorf("sim: %w", models.Conflict("volume %s is used by vm %s", vol.UUID, user))
 	}
 	delete(d.volumes, vol.UUID)
+	delete(d.snapshots, vol.UUID)
 	return nil
 }
 

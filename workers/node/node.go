@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/aliyun"
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/activities/sshdeploy"
 	"github.com/zcloud/zcloud/api"
@@ -47,6 +48,7 @@ type Config struct {
 	// AgentConfig holds extra settings written into every deployed agent's
 	// configuration (flag name → value).
 	AgentConfig map[string]string
+	Aliyun      aliyun.Config // hybrid cloud: secret key (or key file) and endpoint override
 }
 
 // Node is a running control-plane process.
@@ -119,6 +121,9 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 	}
 	if cfg.Worker {
 		n.worker = workers.NewControlPlane(n.Temporal, acts)
+		if err = aliyun.RegisterOn(ctx, n.worker, n.Store, cfg.Aliyun, cfg.Logger); err != nil {
+			return err
+		}
 		if err = n.worker.Start(); err != nil {
 			return fmt.Errorf("start control-plane worker: %w", err)
 		}

@@ -21,8 +21,11 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/zcloud/zcloud/activities/bsapi"
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/hostworker"
+	"github.com/zcloud/zcloud/hostworker/driver"
+	"github.com/zcloud/zcloud/hostworker/imagestore"
 	"github.com/zcloud/zcloud/hostworker/sim"
 )
 
@@ -43,6 +46,11 @@ type flags struct {
 	simCPU    int
 	simMemory string
 	simFaults string
+	// libvirt driver options
+	libvirtURI, libvirtStorageDir, libvirtImageCache, libvirtDomainType, libvirtGrace string
+	// mode imagestore: the agent of an ImageStore backup storage whose
+	// UUID is --host-uuid
+	mode, bsDir, bsListen, bsURL string
 }
 
 func main() {
@@ -90,6 +98,15 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 	fl.StringVar(&f.namespace, "namespace", "default", "Temporal namespace")
 	fl.StringVar(&f.driver, "driver", sim.Name, "host driver: "+strings.Join(hostworker.DriverNames(), ", "))
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.mode, "mode", modeHost, "what this agent serves: host (a hypervisor host) or imagestore (an ImageStore backup storage)")
+	fl.StringVar(&f.libvirtURI, "libvirt-uri", "", "libvirt: connection URI (default qemu:///system)")
+	fl.StringVar(&f.libvirtStorageDir, "libvirt-storage-dir", "", "libvirt: directory under which volumes may live")
+	fl.StringVar(&f.libvirtImageCache, "libvirt-image-cache-dir", "", "libvirt: directory of cached images")
+	fl.StringVar(&f.libvirtDomainType, "libvirt-domain-type", "", "libvirt: kvm or qemu (default: probed)")
+	fl.StringVar(&f.libvirtGrace, "libvirt-grace", "", "libvirt: graceful stop timeout, e.g. 60s")
+	fl.StringVar(&f.bsDir, "bs-dir", "", "imagestore: directory holding the images")
+	fl.StringVar(&f.bsListen, "bs-listen", "0.0.0.0:7090", "imagestore: HTTP address serving the images")
+	fl.StringVar(&f.bsURL, "bs-url", "", "imagestore: URL hosts fetch images from, e.g. http://10.0.0.5:7090")
 	fl.IntVar(&f.simCPU, "sim-cpu", 0, "sim: CPU count (0 for the default)")
 	fl.StringVar(&f.simMemory, "sim-memory", "", `sim: memory in bytes or with a unit, e.g. "64G" (binary)`)
 	fl.StringVar(&f.simFaults, "sim-faults", os.Getenv(faultsEnv),
@@ -149,9 +166,24 @@ func applyConfig(fs *pflag.FlagSet, path string) error {
 	return nil
 }
 
-// driverOptions turns the sim flags into driver options.
+// Modes of the agent.
+const (
+	modeHost       = "host"
+	modeImageStore = "imagestore"
+)
+
+// driverOptions turns the driver's flags into its options.
 func driverOptions(f flags) map[string]string {
 	opts := map[string]string{}
+	if f.driver == "libvirt" {
+		for k, v := range map[string]string{"uri": f.libvirtURI, "storage-dir": f.libvirtStorageDir,
+			"image-cache-dir": f.libvirtImageCache, "domain-type": f.libvirtDomainType, "grace": f.libvirtGrace} {
+			if v != "" {
+				opts[k] = v
+			}
+		}
+		return opts
+	}
 	if f.driver != sim.Name {
 		return opts
 	}
@@ -171,9 +203,15 @@ func serve(ctx context.Context, logger *slog.Logger, f flags) error {
 	if strings.TrimSpace(f.hostUUID) == "" {
 		return errors.New("--host-uuid is empty")
 	}
-	d, err := hostworker.NewDriver(f.driver, driverOptions(f))
-	if err != nil {
-		return err
+	if f.mode != modeHost && f.mode != modeImageStore {
+		return fmt.Errorf("--mode %q: want %s or %s", f.mode, modeHost, modeImageStore)
+	}
+	var d driver.Driver
+	if f.mode == modeHost {
+		var err error
+		if d, err = hostworker.NewDriver(f.driver, driverOptions(f)); err != nil {
+			return err
+		}
 	}
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  f.temporal,
@@ -185,6 +223,13 @@ func serve(ctx context.Context, logger *slog.Logger, f flags) error {
 	}
 	defer c.Close()
 
+	if f.mode == modeImageStore {
+		// The same line as a host agent's: deployments wait for it.
+		logger.Info("host agent starting", slog.String("mode", f.mode), slog.String("bs_uuid", f.hostUUID),
+			slog.String("task_queue", bsapi.Queue(f.hostUUID)), slog.String("dir", f.bsDir), slog.String("url", f.bsURL))
+		return imagestore.Run(ctx, imagestore.Config{BackupStorageUUID: f.hostUUID, Dir: f.bsDir, Listen: f.bsListen,
+			AdvertiseURL: f.bsURL, Client: c, Logger: logger})
+	}
 	logger.Info("host agent starting",
 		slog.String("host_uuid", f.hostUUID),
 		slog.String("driver", f.driver),

@@ -123,6 +123,21 @@ func (s *Store) CreateVolume(ctx context.Context, v *models.Volume, ownerUUID st
 			if n, _ := res.RowsAffected(); n == 0 {
 				return models.Unavailable("primary storage[uuid:%s] has not enough capacity for %d bytes", v.PrimaryStorageUUID, v.Size).WithCode(models.CodeStorageCapacity)
 			}
+			// A local storage is the sum of its hosts' disks: the volume
+			// takes its room on its own host.
+			res, err = tx.ExecContext(ctx, `UPDATE local_storage_host_refs SET available_capacity = available_capacity - ?
+				WHERE primary_storage_uuid = ? AND host_uuid = ? AND available_capacity >= ?`, v.Size, v.PrimaryStorageUUID, string(v.HostUUID), v.Size)
+			if err != nil {
+				return fmt.Errorf("reserve local storage capacity: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				if local, err := isLocalStorage(ctx, tx, string(v.PrimaryStorageUUID)); err != nil || local {
+					if err != nil {
+						return err
+					}
+					return models.Unavailable("local storage[uuid:%s] has not enough capacity for %d bytes on host[uuid:%s]", v.PrimaryStorageUUID, v.Size, v.HostUUID).WithCode(models.CodeStorageCapacity)
+				}
+			}
 		}
 		if err := s.insert(ctx, tx, "volumes", v); err != nil {
 			return err
@@ -149,6 +164,11 @@ func (s *Store) DeleteVolume(ctx context.Context, volUUID string) error {
 				WHERE uuid = ?`, v.Size, v.Size, v.PrimaryStorageUUID); err != nil {
 				return fmt.Errorf("return primary storage capacity: %w", err)
 			}
+			if _, err := tx.ExecContext(ctx, `UPDATE local_storage_host_refs SET available_capacity =
+				CASE WHEN available_capacity + ? > total_capacity THEN total_capacity ELSE available_capacity + ? END
+				WHERE primary_storage_uuid = ? AND host_uuid = ?`, v.Size, v.Size, v.PrimaryStorageUUID, string(v.HostUUID)); err != nil {
+				return fmt.Errorf("return local storage capacity: %w", err)
+			}
 		}
 		for _, q := range []string{"DELETE FROM volumes WHERE uuid = ?", "DELETE FROM system_tags WHERE resource_uuid = ?",
 			"DELETE FROM user_tags WHERE resource_uuid = ?", "DELETE FROM account_resource_refs WHERE resource_uuid = ?"} {
@@ -158,4 +178,16 @@ func (s *Store) DeleteVolume(ctx context.Context, volUUID string) error {
 		}
 		return nil
 	})
+}
+
+// PSLocalStorage is ZStack's type of a primary storage made of each host's
+// own disk.
+const PSLocalStorage = "LocalStorage"
+
+func isLocalStorage(ctx context.Context, tx *sqlx.Tx, psUUID string) (bool, error) {
+	var typ string
+	if err := tx.GetContext(ctx, &typ, `SELECT type FROM primary_storages WHERE uuid = ?`, psUUID); err != nil {
+		return false, fmt.Errorf("primary storage type: %w", err)
+	}
+	return typ == PSLocalStorage, nil
 }

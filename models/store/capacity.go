@@ -45,7 +45,10 @@ func (s *Store) HostCandidates(ctx context.Context, r AllocationRequest, limit i
 	WHERE h.state = 'Enabled' AND h.status = 'Connected' AND c.state = 'Enabled'
 	  AND h.available_cpu_capacity >= ? AND h.available_memory_capacity >= ?
 	  AND ps.state = 'Enabled' AND ps.status = 'Connected' AND ps.available_capacity >= ?`
-	args := []any{r.CPU, r.Memory, r.DiskSize}
+	// A local storage needs the room on the host itself.
+	q += ` AND (ps.type <> 'LocalStorage' OR EXISTS (SELECT 1 FROM local_storage_host_refs lr
+	  WHERE lr.primary_storage_uuid = ps.uuid AND lr.host_uuid = h.uuid AND lr.available_capacity >= ?))`
+	args := []any{r.CPU, r.Memory, r.DiskSize, r.DiskSize}
 	if r.HypervisorType != "" {
 		q += ` AND h.hypervisor_type = ?`
 		args = append(args, r.HypervisorType)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/zcloud/zcloud/models"
 )
 
@@ -36,4 +38,95 @@ func (s *Store) SSHPassword(ctx context.Context, resourceUUID string) (string, e
 func (s *Store) DeleteSSHPassword(ctx context.Context, resourceUUID string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM ssh_credentials WHERE resource_uuid = ?`, resourceUUID)
 	return err
+}
+
+// LocalStorageHost is one host's share of a local primary storage
+// (GetLocalStorageHostDiskCapacity's inventory).
+type LocalStorageHost struct {
+	UUID                      string      `db:"uuid" json:"-"`
+	PrimaryStorageUUID        string      `db:"primary_storage_uuid" json:"primaryStorageUuid"`
+	HostUUID                  string      `db:"host_uuid" json:"hostUuid"`
+	TotalCapacity             int64       `db:"total_capacity" json:"totalCapacity"`
+	AvailableCapacity         int64       `db:"available_capacity" json:"availableCapacity"`
+	TotalPhysicalCapacity     int64       `db:"total_physical_capacity" json:"totalPhysicalCapacity"`
+	AvailablePhysicalCapacity int64       `db:"available_physical_capacity" json:"availablePhysicalCapacity"`
+	CreateDate                models.Time `db:"create_date" json:"-"`
+	LastOpDate                models.Time `db:"last_op_date" json:"-"`
+}
+
+// RecordStorageCapacity records what a host reported of a primary
+// storage's directory. A local storage gets (on first report) the host's
+// share, and its totals become the sum of its hosts'; a shared one (NFS,
+// shared mount point) takes the numbers as its own, keeping what volumes
+// already reserved.
+func (s *Store) RecordStorageCapacity(ctx context.Context, psUUID, hostUUID string, total, avail int64) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var ps models.PrimaryStorage
+		if err := get(ctx, tx, &ps, "primary_storages", psUUID); err != nil {
+			return err
+		}
+		now := models.Now()
+		if ps.Type != PSLocalStorage {
+			used := ps.TotalCapacity - ps.AvailableCapacity
+			if ps.TotalCapacity == 0 {
+				used = total - avail
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE primary_storages SET total_capacity = ?, available_capacity = ?,
+				total_physical_capacity = ?, available_physical_capacity = ?, status = ?, last_op_date = ? WHERE uuid = ?`,
+				total, max(total-used, 0), total, avail, models.StatusConnected, now, psUUID)
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE local_storage_host_refs SET total_physical_capacity = ?, available_physical_capacity = ?,
+			last_op_date = ? WHERE primary_storage_uuid = ? AND host_uuid = ?`, total, avail, now, psUUID, hostUUID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Room already taken by others on that disk is not ours to give.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO local_storage_host_refs (uuid, primary_storage_uuid, host_uuid, total_capacity,
+				available_capacity, total_physical_capacity, available_physical_capacity, create_date, last_op_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				models.NameUUID("LocalStorageHost", psUUID, hostUUID), psUUID, hostUUID, avail, avail, total, avail, now, now); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE primary_storages SET
+			total_capacity = (SELECT COALESCE(SUM(total_capacity), 0) FROM local_storage_host_refs WHERE primary_storage_uuid = ?),
+			available_capacity = (SELECT COALESCE(SUM(available_capacity), 0) FROM local_storage_host_refs WHERE primary_storage_uuid = ?),
+			total_physical_capacity = (SELECT COALESCE(SUM(total_physical_capacity), 0) FROM local_storage_host_refs WHERE primary_storage_uuid = ?),
+			available_physical_capacity = (SELECT COALESCE(SUM(available_physical_capacity), 0) FROM local_storage_host_refs WHERE primary_storage_uuid = ?),
+			status = ?, last_op_date = ? WHERE uuid = ?`, psUUID, psUUID, psUUID, psUUID, models.StatusConnected, now, psUUID)
+		return err
+	})
+}
+
+// ForgetLocalStorageHost drops a host's share of its local storages (the
+// host is deleted) and takes it out of their totals.
+func (s *Store) ForgetLocalStorageHost(ctx context.Context, hostUUID string) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var refs []LocalStorageHost
+		if err := tx.SelectContext(ctx, &refs, `SELECT * FROM local_storage_host_refs WHERE host_uuid = ?`, hostUUID); err != nil {
+			return err
+		}
+		for _, r := range refs {
+			if _, err := tx.ExecContext(ctx, `UPDATE primary_storages SET total_capacity = total_capacity - ?, available_capacity = available_capacity - ?,
+				total_physical_capacity = total_physical_capacity - ?, available_physical_capacity = available_physical_capacity - ? WHERE uuid = ?`,
+				r.TotalCapacity, r.AvailableCapacity, r.TotalPhysicalCapacity, r.AvailablePhysicalCapacity, r.PrimaryStorageUUID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM local_storage_host_refs WHERE host_uuid = ?`, hostUUID)
+		return err
+	})
+}
+
+// LocalStorageHosts lists the hosts' shares of a local storage (hostUUID
+// empty: all of them).
+func (s *Store) LocalStorageHosts(ctx context.Context, psUUID, hostUUID string) ([]LocalStorageHost, error) {
+	out := []LocalStorageHost{}
+	q, args := `SELECT * FROM local_storage_host_refs WHERE primary_storage_uuid = ?`, []any{psUUID}
+	if hostUUID != "" {
+		q, args = q+` AND host_uuid = ?`, append(args, hostUUID)
+	}
+	err := s.db.SelectContext(ctx, &out, q+` ORDER BY host_uuid`, args...)
+	return out, err
 }

@@ -33,21 +33,18 @@ func splitPath(p string) []string {
 
 // match returns the routes for method and path with their path params,
 // preferring static segments over parameters.
-func (r *router) match(method, path string) ([]*route, map[string]string) {
+func (r *router) match(method, path string) []*route {
 	segs := splitPath(path)
 	var best []*route
-	var bestParams map[string]string
 	bestScore := -1
 	for _, rt := range r.routes {
 		if rt.method != method || len(rt.segs) != len(segs) {
 			continue
 		}
-		params := map[string]string{}
 		score := 0
 		ok := true
 		for i, s := range rt.segs {
-			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-				params[s[1:len(s)-1]] = segs[i]
+			if isParam(s) {
 				continue
 			}
 			if s != segs[i] {
@@ -61,10 +58,26 @@ func (r *router) match(method, path string) ([]*route, map[string]string) {
 		}
 		switch {
 		case score > bestScore:
-			best, bestParams, bestScore = []*route{rt}, params, score
+			best, bestScore = []*route{rt}, score
 		case score == bestScore:
 			best = append(best, rt)
 		}
 	}
-	return best, bestParams
+	return best
+}
+
+func isParam(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }
+
+// pathParams reads a matched path's parameters under the names the chosen
+// route gives them (routes sharing a URL may name them differently:
+// {uuid} and {vmInstanceUuid} on PUT /vm-instances/.../actions).
+func (rt *route) pathParams(path string) map[string]string {
+	segs := splitPath(path)
+	params := map[string]string{}
+	for i, s := range rt.segs {
+		if isParam(s) && i < len(segs) {
+			params[s[1:len(s)-1]] = segs[i]
+		}
+	}
+	return params
 }

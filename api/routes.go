@@ -79,7 +79,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes, hybridRoutes}
+var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes, computeRoutes, hybridRoutes}
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.

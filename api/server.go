@@ -114,7 +114,7 @@ func (s *Server) dispatch(c *gin.Context) {
 		}
 		return
 	}
-	routes, pathParams := s.router.match(c.Request.Method, rel)
+	routes := s.router.match(c.Request.Method, rel)
 	if len(routes) == 0 {
 		writeError(c, http.StatusNotFound, models.NotFound("no API for %s %s", c.Request.Method, rel))
 		return
@@ -129,6 +129,7 @@ func (s *Server) dispatch(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, models.Invalid("the body names no action this URL serves"))
 		return
 	}
+	pathParams := rt.pathParams(rel)
 	var sess models.Session
 	if !publicAPIs[rt.api] {
 		if sess, err = s.authenticate(c); err != nil {

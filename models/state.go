@@ -60,6 +60,9 @@ const (
 	VMEventDestroy VMEvent = "destroy"
 	VMEventRecover VMEvent = "recover"
 	VMEventExpunge VMEvent = "expunge"
+	VMEventPause   VMEvent = "pause"
+	VMEventResume  VMEvent = "resume"
+	VMEventMigrate VMEvent = "migrate"
 )
 
 // vmTransitions lists, for each event, the states it may start from and the
@@ -74,6 +77,9 @@ var vmTransitions = map[VMEvent]struct {
 	VMEventDestroy: {from: []string{VMRunning, VMStopped, VMPaused, VMUnknown, VMError, VMCreated}, via: VMDestroying},
 	VMEventRecover: {from: []string{VMDestroyed}, via: VMStopped},
 	VMEventExpunge: {from: []string{VMDestroyed}, via: VMExpunging},
+	VMEventPause:   {from: []string{VMRunning}, via: VMPausing},
+	VMEventResume:  {from: []string{VMPaused}, via: VMResuming},
+	VMEventMigrate: {from: []string{VMRunning}, via: VMMigrating},
 }
 
 // VMTransition returns the states an event may start from and the state it

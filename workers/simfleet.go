@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"go.temporal.io/sdk/activity"
@@ -59,6 +60,15 @@ func (f *SimFleet) EnsureAgent(_ context.Context, p activities.SimAgentParams) e
 	if err != nil {
 		return fmt.Errorf("simulated host %s: %w", p.HostUUID, err)
 	}
+	// Simulated hosts migrate to each other by "sim://<host uuid>".
+	d.SetMigrationPeers(func(uri string) *sim.Driver {
+		if h, ok := strings.CutPrefix(uri, activities.SimMigrationScheme); ok {
+			if peer, ok := f.Driver(h); ok {
+				return peer
+			}
+		}
+		return nil
+	})
 	a := hostworker.New(p.HostUUID, d, f.logger)
 	w := worker.New(f.c, hostapi.Queue(p.HostUUID), hostworker.DefaultWorkerOptions())
 	a.Register(w)

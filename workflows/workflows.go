@@ -3,6 +3,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
 )
 
 // Workflow names (stable: they are in every history).
@@ -130,4 +132,23 @@ func OpWorkflow(ctx workflow.Context, p activities.OpParams) (activities.Result,
 	var r activities.Result
 	err := local(ctx, activities.RunOp, p, &r)
 	return r, err
+}
+
+// businessError fails a workflow with a ZStack-style error decided in the
+// workflow itself, the way activities report theirs.
+func businessError(e *models.Error) error {
+	return temporal.NewNonRetryableApplicationError(e.Error(), activities.ErrType, nil, *e)
+}
+
+// businessKind is the kind of a business error (empty for other errors).
+func businessKind(err error) models.Kind {
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrType {
+		return ""
+	}
+	var e models.Error
+	if ae.Details(&e) != nil {
+		return ""
+	}
+	return e.Kind
 }

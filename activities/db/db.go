@@ -64,6 +64,19 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.ImageAddRecord:         a.ImageAddRecord,
 		activities.ImageRecordDownloaded:  a.ImageRecordDownloaded,
 		activities.ImageDeleteRecord:      a.ImageDeleteRecord,
+		activities.VolumeInfo:             a.VolumeInfo,
+		activities.VolumePlace:            a.VolumePlace,
+		activities.VolumeUnplace:          a.VolumeUnplace,
+		activities.VolumeSetAttachment:    a.VolumeSetAttachment,
+		activities.VolumeSetSize:          a.VolumeSetSize,
+		activities.VolumeNextDevice:       a.VolumeNextDevice,
+		activities.VolumeSetStatus:        a.VolumeSetStatus,
+		activities.VolumeDeleteRecord:     a.VolumeDeleteRecord,
+		activities.SnapshotInfo:           a.SnapshotInfo,
+		activities.SnapshotRecord:         a.SnapshotRecord,
+		activities.SnapshotDeleteRec:      a.SnapshotDeleteRecord,
+		activities.VMMigrationTarget:      a.VMMigrationTarget,
+		activities.VMMoveHost:             a.VMMoveHost,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -33,6 +33,9 @@ var ops = map[string]opFunc{
 	"DeleteBackupStorageRecord":       deleteBSRecord,
 	"CheckBackupStorageDeletable":     checkBSDeletable,
 	"CheckHostDeletable":              checkHostDeletable,
+	"CreateDataVolume":                createDataVolume,
+	"UpdateVolume":                    updateOp(store.ResVolume, "name", "description"),
+	"UpdateVolumeSnapshot":            updateOp(store.ResVolumeSnapshot, "name", "description"),
 	"UpdateHost":                      updateOp(store.ResHost, "name", "description"),
 	"ChangeHostState":                 changeHostState,
 	"AddSimulatorPrimaryStorage":      addSimulatorPS,
@@ -76,7 +79,7 @@ var opTables = []map[string]opFunc{ops, networkOps, hybridOps}
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
 var createdResources = []map[string]string{{
-	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost, "AddImageStoreBackupStorage": store.ResBackupStorage,
+	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost, "AddImageStoreBackupStorage": store.ResBackupStorage, "CreateDataVolume": store.ResVolume,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
 }, networkCreated}

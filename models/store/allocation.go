@@ -191,3 +191,30 @@ func isLocalStorage(ctx context.Context, tx *sqlx.Tx, psUUID string) (bool, erro
 	}
 	return typ == PSLocalStorage, nil
 }
+
+// MoveHostOfVM moves what a VM holds from its host to another (a
+// migration), atomically: the destination must have room. Moving to the
+// host it holds already is a no-op.
+func (s *Store) MoveHostOfVM(ctx context.Context, vmUUID, toHostUUID string) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var a VMAllocation
+		err := tx.GetContext(ctx, &a, `SELECT host_uuid, primary_storage_uuid, cpu, memory FROM vm_host_allocations WHERE vm_uuid = ?`, vmUUID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return models.Conflict("vm[uuid:%s] holds no host", vmUUID)
+		}
+		if err != nil {
+			return fmt.Errorf("move host of vm: %w", err)
+		}
+		if a.HostUUID == toHostUUID {
+			return nil
+		}
+		if err := reserveHost(ctx, tx, toHostUUID, a.CPU, a.Memory); err != nil {
+			return err
+		}
+		if err := returnHost(ctx, tx, a.HostUUID, a.CPU, a.Memory); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE vm_host_allocations SET host_uuid = ? WHERE vm_uuid = ?`, toHostUUID, vmUUID)
+		return err
+	})
+}

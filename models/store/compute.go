@@ -130,3 +130,127 @@ func (s *Store) LocalStorageHosts(ctx context.Context, psUUID, hostUUID string) 
 	err := s.db.SelectContext(ctx, &out, q+` ORDER BY host_uuid`, args...)
 	return out, err
 }
+
+// PlaceVolume puts a volume on a primary storage (and, for a local
+// storage, on a host), taking its size from their capacity. A volume
+// placed already stays where it is.
+func (s *Store) PlaceVolume(ctx context.Context, volUUID, psUUID, hostUUID string) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var v models.Volume
+		if err := get(ctx, tx, &v, "volumes", volUUID); err != nil {
+			return err
+		}
+		if v.PrimaryStorageUUID != "" {
+			return nil
+		}
+		local, err := isLocalStorage(ctx, tx, psUUID)
+		if err != nil {
+			return err
+		}
+		if !local {
+			hostUUID = ""
+		}
+		if err := reservePS(ctx, tx, psUUID, hostUUID, v.Size); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE volumes SET primary_storage_uuid = ?, host_uuid = ?, last_op_date = ? WHERE uuid = ?`,
+			psUUID, nullable(hostUUID), models.Now(), volUUID)
+		return err
+	})
+}
+
+// UnplaceVolume gives a volume's size back and takes it off its primary
+// storage (undoing PlaceVolume of a volume never instantiated).
+func (s *Store) UnplaceVolume(ctx context.Context, volUUID string) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var v models.Volume
+		if err := get(ctx, tx, &v, "volumes", volUUID); err != nil {
+			if models.AsError(err).Kind == models.KindNotFound {
+				return nil
+			}
+			return err
+		}
+		if v.PrimaryStorageUUID == "" {
+			return nil
+		}
+		if err := returnPS(ctx, tx, string(v.PrimaryStorageUUID), string(v.HostUUID), v.Size); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE volumes SET primary_storage_uuid = NULL, host_uuid = NULL, install_path = NULL,
+			status = ?, last_op_date = ? WHERE uuid = ?`, models.VolumeNotInstantiated, models.Now(), volUUID)
+		return err
+	})
+}
+
+// ResizeVolume records a volume's new size, taking growth from (or giving a
+// shrink back to) its primary storage.
+func (s *Store) ResizeVolume(ctx context.Context, volUUID string, size int64) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		var v models.Volume
+		if err := get(ctx, tx, &v, "volumes", volUUID); err != nil {
+			return err
+		}
+		if size == v.Size {
+			return nil
+		}
+		if v.PrimaryStorageUUID != "" {
+			var err error
+			if size > v.Size {
+				err = reservePS(ctx, tx, string(v.PrimaryStorageUUID), string(v.HostUUID), size-v.Size)
+			} else {
+				err = returnPS(ctx, tx, string(v.PrimaryStorageUUID), string(v.HostUUID), v.Size-size)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE volumes SET size = ?, last_op_date = ? WHERE uuid = ?`, size, models.Now(), volUUID)
+		return err
+	})
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// reservePS takes bytes from a primary storage, and for a local storage
+// from the share of the host holding the volume.
+func reservePS(ctx context.Context, tx *sqlx.Tx, psUUID, hostUUID string, bytes int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE primary_storages SET available_capacity = available_capacity - ?
+		WHERE uuid = ? AND available_capacity >= ?`, bytes, psUUID, bytes)
+	if err != nil {
+		return fmt.Errorf("reserve primary storage capacity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return models.Unavailable("primary storage[uuid:%s] has not enough capacity for %d bytes", psUUID, bytes).WithCode(models.CodeStorageCapacity)
+	}
+	if local, err := isLocalStorage(ctx, tx, psUUID); err != nil || !local || hostUUID == "" {
+		return err
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE local_storage_host_refs SET available_capacity = available_capacity - ?
+		WHERE primary_storage_uuid = ? AND host_uuid = ? AND available_capacity >= ?`, bytes, psUUID, hostUUID, bytes)
+	if err != nil {
+		return fmt.Errorf("reserve local storage capacity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return models.Unavailable("local storage[uuid:%s] has not enough capacity for %d bytes on host[uuid:%s]", psUUID, bytes, hostUUID).WithCode(models.CodeStorageCapacity)
+	}
+	return nil
+}
+
+func returnPS(ctx context.Context, tx *sqlx.Tx, psUUID, hostUUID string, bytes int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE primary_storages SET available_capacity =
+		CASE WHEN available_capacity + ? > total_capacity THEN total_capacity ELSE available_capacity + ? END WHERE uuid = ?`, bytes, bytes, psUUID); err != nil {
+		return fmt.Errorf("return primary storage capacity: %w", err)
+	}
+	if local, err := isLocalStorage(ctx, tx, psUUID); err != nil || !local || hostUUID == "" {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE local_storage_host_refs SET available_capacity =
+		CASE WHEN available_capacity + ? > total_capacity THEN total_capacity ELSE available_capacity + ? END
+		WHERE primary_storage_uuid = ? AND host_uuid = ?`, bytes, bytes, psUUID, hostUUID)
+	return err
+}

@@ -34,6 +34,7 @@ const (
 	ResBSZoneRef        = "BackupStorageZoneRef"
 	ResL2ClusterRef     = "L2NetworkClusterRef"
 	ResImageBSRef       = "ImageBackupStorageRef"
+	ResVolumeSnapshot   = "VolumeSnapshot"
 )
 
 // entityDef ties a queryable resource to its entity type and table.
@@ -62,7 +63,7 @@ var domains = []domain{core, network, hybrid}
 var core = domain{entities: coreEntities, refTables: coreRefTables, relations: coreRelations, taggable: []string{
 	ResZone, ResCluster, ResHost, ResPrimaryStorage, ResBackupStorage,
 	ResImage, ResInstanceOffering, ResDiskOffering, ResL2Network, ResL3Network,
-	ResVMInstance, ResVolume, ResVMNic,
+	ResVMInstance, ResVolume, ResVMNic, ResVolumeSnapshot,
 }}
 
 // entities lists the queryable resources of every domain.
@@ -95,6 +96,7 @@ var coreEntities = []entityDef{
 	{ResUserTag, "user_tags", models.Tag{}},
 	{ResGlobalConfig, "global_configs", models.GlobalConfig{}},
 	{ResImageBSRef, "image_backup_storage_refs", models.ImageBackupStorageRef{}},
+	{ResVolumeSnapshot, "volume_snapshots", models.VolumeSnapshot{}},
 }
 
 // coreRefTables are many-to-many tables reachable only through relations.
@@ -168,7 +170,11 @@ var coreRelations = map[string][]Relation{
 		{Name: "l3Network", Target: ResL3Network, LocalColumn: "l3_network_uuid", RemoteColumn: "uuid"},
 		{Name: "usedIps", Target: ResUsedIP, LocalColumn: "uuid", RemoteColumn: "vm_nic_uuid"},
 	},
+	ResVolumeSnapshot: {
+		{Name: "volume", Target: ResVolume, LocalColumn: "volume_uuid", RemoteColumn: "uuid"},
+	},
 	ResVolume: {
+		{Name: "snapshot", Target: ResVolumeSnapshot, LocalColumn: "uuid", RemoteColumn: "volume_uuid"},
 		{Name: "vmInstance", Target: ResVMInstance, LocalColumn: "vm_instance_uuid", RemoteColumn: "uuid"},
 		{Name: "primaryStorage", Target: ResPrimaryStorage, LocalColumn: "primary_storage_uuid", RemoteColumn: "uuid"},
 	},

@@ -31,3 +31,21 @@ CREATE TABLE local_storage_host_refs (
   last_op_date BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX ux_ls_host ON local_storage_host_refs (primary_storage_uuid, host_uuid);
+
+CREATE TABLE volume_snapshots (
+  uuid VARCHAR(32) NOT NULL PRIMARY KEY,
+  name VARCHAR(255) NOT NULL,
+  description VARCHAR(2048),
+  type VARCHAR(32) NOT NULL,
+  volume_uuid VARCHAR(32) NOT NULL,
+  primary_storage_uuid VARCHAR(32),
+  primary_storage_install_path VARCHAR(2048),
+  volume_type VARCHAR(32) NOT NULL,
+  format VARCHAR(32) NOT NULL,
+  size BIGINT NOT NULL,
+  state VARCHAR(32) NOT NULL,
+  status VARCHAR(32) NOT NULL,
+  create_date BIGINT NOT NULL,
+  last_op_date BIGINT NOT NULL
+);
+CREATE INDEX ix_snapshots_volume ON volume_snapshots (volume_uuid);

@@ -109,3 +109,30 @@ type VMMigrationTargetResult struct {
 // ("sim://<host uuid>"); real hosts are reached at
 // qemu+tcp://<management ip>/system.
 const SimMigrationScheme = "sim://"
+
+// Primary storage activities.
+const (
+	HostStorages     = "db.HostStorages"
+	ClusterHosts     = "db.ClusterHosts"
+	PSRecordCapacity = "db.PSRecordCapacity"
+)
+
+// HostStorage is a directory primary storage a host serves.
+type HostStorage struct {
+	PSUUID string `db:"uuid" json:"primaryStorageUuid"`
+	URL    string `db:"url" json:"url"`
+	Type   string `db:"type" json:"type"`
+}
+
+// ClusterRef names a cluster.
+type ClusterRef struct {
+	ClusterUUID string `json:"clusterUuid"`
+}
+
+// PSCapacityParams records a host's report of a primary storage.
+type PSCapacityParams struct {
+	PSUUID    string `json:"primaryStorageUuid"`
+	HostUUID  string `json:"hostUuid"`
+	Total     int64  `json:"total"`
+	Available int64  `json:"available"`
+}

@@ -1,7 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/zcloud/zcloud/activities"
 
 	"github.com/zcloud/zcloud/models"
 	"github.com/zcloud/zcloud/models/store"
@@ -12,21 +17,24 @@ import (
 // lifecycle.
 var computeRoutes = routeSet{
 	queries: map[string]string{"QueryVolumeSnapshot": store.ResVolumeSnapshot},
-	ops:     []string{"CreateDataVolume", "UpdateVolume", "UpdateVolumeSnapshot"},
+	ops:     []string{"CreateDataVolume", "UpdateVolume", "UpdateVolumeSnapshot", "AddLocalPrimaryStorage", "AddSharedMountPointPrimaryStorage"},
 	special: map[string]handlerFunc{
-		"PauseVmInstance":          vmOp(workflows.PauseVM),
-		"ResumeVmInstance":         vmOp(workflows.ResumeVM),
-		"MigrateVm":                (*Server).migrateVM,
-		"AttachDataVolumeToVm":     volumeOp(workflows.AttachVolume),
-		"DetachDataVolumeFromVm":   volumeOp(workflows.DetachVolume),
-		"DeleteDataVolume":         volumeOp(workflows.DeleteVolume),
-		"RecoverDataVolume":        volumeOp(workflows.RecoverVolume),
-		"ExpungeDataVolume":        volumeOp(workflows.ExpungeVolume),
-		"ResizeDataVolume":         volumeOp(workflows.ResizeVolume),
-		"ResizeRootVolume":         (*Server).resizeRootVolume,
-		"CreateVolumeSnapshot":     (*Server).createSnapshot,
-		"RevertVolumeFromSnapshot": snapshotOp(workflows.RevertSnapshot),
-		"DeleteVolumeSnapshot":     snapshotOp(workflows.DeleteSnapshot),
+		"PauseVmInstance":                 vmOp(workflows.PauseVM),
+		"ResumeVmInstance":                vmOp(workflows.ResumeVM),
+		"MigrateVm":                       (*Server).migrateVM,
+		"AttachDataVolumeToVm":            volumeOp(workflows.AttachVolume),
+		"DetachDataVolumeFromVm":          volumeOp(workflows.DetachVolume),
+		"DeleteDataVolume":                volumeOp(workflows.DeleteVolume),
+		"RecoverDataVolume":               volumeOp(workflows.RecoverVolume),
+		"ExpungeDataVolume":               volumeOp(workflows.ExpungeVolume),
+		"ResizeDataVolume":                volumeOp(workflows.ResizeVolume),
+		"ResizeRootVolume":                (*Server).resizeRootVolume,
+		"CreateVolumeSnapshot":            (*Server).createSnapshot,
+		"RevertVolumeFromSnapshot":        snapshotOp(workflows.RevertSnapshot),
+		"DeleteVolumeSnapshot":            snapshotOp(workflows.DeleteSnapshot),
+		"AttachPrimaryStorageToCluster":   (*Server).attachPS,
+		"GetLocalStorageHostDiskCapacity": (*Server).localStorageCapacity,
+		"AddNfsPrimaryStorage":            notSupported("NFS primary storage: this kernel can run neither an NFS server nor load the nfs client module, so it could not be tested here"),
 	},
 }
 
@@ -88,5 +96,30 @@ func (s *Server) createSnapshot(r *request) {
 func snapshotOp(wf string) handlerFunc {
 	return func(s *Server, r *request) {
 		s.startJob(r, wf, workflows.VolumeOpParams{SnapshotUUID: r.str("uuid")})
+	}
+}
+
+func (s *Server) attachPS(r *request) {
+	args, _ := json.Marshal(r.params)
+	s.startJob(r, workflows.AttachPS, workflows.AttachPSParams{PSUUID: r.str("primaryStorageUuid"), ClusterUUID: r.str("clusterUuid"),
+		Op: activities.OpParams{Op: "AttachPrimaryStorageToCluster", Args: args, AccountUUID: r.session.AccountUUID}})
+}
+
+// localStorageCapacity answers GetLocalStorageHostDiskCapacity: each host's
+// share of a local storage.
+func (s *Server) localStorageCapacity(r *request) {
+	refs, err := s.o.Store.LocalStorageHosts(r.c.Request.Context(), r.str("primaryStorageUuid"), r.str("hostUuid"))
+	if err != nil {
+		writeError(r.c, 0, err)
+		return
+	}
+	r.c.JSON(http.StatusOK, gin.H{"inventories": refs})
+}
+
+// notSupported answers an API ZCloud does not implement, with the reason.
+func notSupported(why string) handlerFunc {
+	return func(s *Server, r *request) {
+		writeError(r.c, 0, &models.Error{Kind: models.KindInvalid, Code: models.CodeOperation,
+			Message: "not supported: " + r.api.Name, Details: why})
 	}
 }

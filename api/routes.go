@@ -35,7 +35,7 @@ var opAPIs = []string{
 	"CreateCluster", "UpdateCluster", "ChangeClusterState", "DeleteCluster",
 	"UpdateHost", "ChangeHostState",
 	"AddSimulatorPrimaryStorage", "DeletePrimaryStorage", "AddSimulatorBackupStorage",
-	"AttachPrimaryStorageToCluster", "DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
+	"DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
 	"AttachL2NetworkToCluster", "DetachL2NetworkFromCluster",
 	"UpdateImage", "DeleteImage",
 	"CreateInstanceOffering", "UpdateInstanceOffering", "ChangeInstanceOfferingState", "DeleteInstanceOffering",

@@ -30,6 +30,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.DeleteBackupStorage: workflows.DeleteBackupStorageWorkflow,
 		workflows.ReconnectBS:         workflows.ReconnectBackupStorageWorkflow,
 		workflows.AddImage:            workflows.AddImageWorkflow,
+		workflows.AttachPS:            workflows.AttachPrimaryStorageWorkflow,
 		workflows.PauseVM:             workflows.PauseVMWorkflow,
 		workflows.ResumeVM:            workflows.ResumeVMWorkflow,
 		workflows.MigrateVM:           workflows.MigrateVMWorkflow,

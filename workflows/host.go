@@ -100,7 +100,33 @@ func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) erro
 	if err != nil {
 		return err
 	}
-	return local(ctx, activities.HostRecordConnect, activities.HostConnectParams{HostUUID: host.HostUUID, Facts: facts}, nil)
+	if err := local(ctx, activities.HostRecordConnect, activities.HostConnectParams{HostUUID: host.HostUUID, Facts: facts}, nil); err != nil {
+		return err
+	}
+	if workflow.GetVersion(ctx, "2026-11-25-host-storage-capacity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return reportStorages(ctx, host.HostUUID)
+}
+
+// reportStorages has a host report the capacity of every directory primary
+// storage of its cluster (creating the directories).
+func reportStorages(ctx workflow.Context, hostUUID string) error {
+	var storages []activities.HostStorage
+	if err := local(ctx, activities.HostStorages, activities.HostRef{HostUUID: hostUUID}, &storages); err != nil {
+		return err
+	}
+	for _, ps := range storages {
+		var c hostapi.StorageCapacityResult
+		if err := onHost(ctx, hostUUID, hostapi.ActStorageCapacity, hostapi.StorageCapacityParams{PrimaryStorageUUID: ps.PSUUID, Path: ps.URL}, &c); err != nil {
+			return err
+		}
+		if err := local(ctx, activities.PSRecordCapacity, activities.PSCapacityParams{PSUUID: ps.PSUUID, HostUUID: hostUUID,
+			Total: c.TotalBytes, Available: c.AvailableBytes}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startPing starts the host's liveness workflow, unless it runs already.

@@ -16,6 +16,7 @@ const (
 	DeleteBackupStorage = "zcloud.DeleteBackupStorage"
 	AddImage            = "zcloud.AddImage"
 	ReconnectBS         = "zcloud.ReconnectBackupStorage"
+	AttachPS            = "zcloud.AttachPrimaryStorageToCluster"
 )
 
 // AddBSParams adds a backup storage with an agent: the database operation
@@ -141,4 +142,35 @@ func ReconnectBackupStorageWorkflow(ctx workflow.Context, p activities.BSRef) (a
 		return activities.Result{}, err
 	}
 	return inventory(ctx, "BackupStorage", p.BSUUID, "inventory")
+}
+
+// AttachPSParams attaches a primary storage to a cluster.
+type AttachPSParams struct {
+	Op          activities.OpParams `json:"op"`
+	PSUUID      string              `json:"primaryStorageUuid"`
+	ClusterUUID string              `json:"clusterUuid"`
+}
+
+// AttachPrimaryStorageWorkflow attaches a primary storage to a cluster and
+// has every Connected host of the cluster report its directory's capacity
+// (a local storage's total is the sum of its hosts'). Any failure detaches.
+func AttachPrimaryStorageWorkflow(ctx workflow.Context, p AttachPSParams) (res activities.Result, err error) {
+	var s saga
+	defer finish(ctx, &s, &err)
+	if err = local(ctx, activities.RunOp, p.Op, &res); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, activities.RunOp, activities.OpParams{Op: "DetachPrimaryStorageFromCluster", Args: p.Op.Args}, nil)
+	})
+	var hosts []string
+	if err = local(ctx, activities.ClusterHosts, activities.ClusterRef{ClusterUUID: p.ClusterUUID}, &hosts); err != nil {
+		return res, err
+	}
+	for _, h := range hosts {
+		if err = reportStorages(ctx, h); err != nil {
+			return res, err
+		}
+	}
+	return inventory(ctx, "PrimaryStorage", p.PSUUID, "inventory")
 }

@@ -77,6 +77,9 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.SnapshotDeleteRec:      a.SnapshotDeleteRecord,
 		activities.VMMigrationTarget:      a.VMMigrationTarget,
 		activities.VMMoveHost:             a.VMMoveHost,
+		activities.HostStorages:           a.HostStorages,
+		activities.ClusterHosts:           a.ClusterHosts,
+		activities.PSRecordCapacity:       a.PSRecordCapacity,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -69,6 +69,61 @@ type Options struct {
 	// LibvirtHostUUID is the host_uuid of the host's libvirtd; empty picks a
 	// random one.
 	LibvirtHostUUID string
+	// Lab puts the host on a lab's bridge, in one subnet with the lab's
+	// other hosts (so that they reach each other: migration, image
+	// downloads), instead of its own /30; Subnet is then ignored.
+	Lab *Lab
+}
+
+// Lab is a bridge in the root namespace joining test hosts into one
+// subnet; the root side holds the subnet's first address.
+type Lab struct {
+	bridge string
+	subnet netip.Prefix
+	mu     sync.Mutex
+	next   netip.Addr
+}
+
+// NewLab creates a lab bridge with subnet's first address and registers
+// its removal with t (after the hosts', which are created later).
+func NewLab(t testing.TB, name string, subnet netip.Prefix) *Lab {
+	t.Helper()
+	need(t, RequireNetEnv, "unshare", "nsenter", "chpasswd", "mount")
+	subnet = subnet.Masked()
+	l := &Lab{bridge: linkName(t.Name() + "/lab/" + name), subnet: subnet, next: subnet.Addr().Next().Next()}
+	la := netlink.NewLinkAttrs()
+	la.Name = l.bridge
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil {
+		t.Fatalf("testhost lab %s: add bridge: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if br, err := netlink.LinkByName(l.bridge); err == nil {
+			if err := netlink.LinkDel(br); err != nil {
+				t.Errorf("testhost lab %s: delete bridge %s: %v", name, l.bridge, err)
+			}
+		}
+	})
+	if err := addrUp(nil, l.bridge, netip.PrefixFrom(l.RootIP(), subnet.Bits())); err != nil {
+		t.Fatalf("testhost lab %s: %v", name, err)
+	}
+	return l
+}
+
+// RootIP is the root namespace's address in the lab.
+func (l *Lab) RootIP() netip.Addr { return l.subnet.Addr().Next() }
+
+// Bridge is the lab bridge's name.
+func (l *Lab) Bridge() string { return l.bridge }
+
+func (l *Lab) take() (netip.Addr, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ip := l.next
+	if !l.subnet.Contains(ip) || !l.subnet.Contains(ip.Next()) {
+		return netip.Addr{}, fmt.Errorf("lab %s is full", l.subnet)
+	}
+	l.next = ip.Next()
+	return ip, nil
 }
 
 // Host is a test host: a holder process that owns the host's network and
@@ -384,25 +439,39 @@ func (h *Host) link(subnet netip.Prefix) error {
 		return err
 	}
 	defer unlock()
-	if !subnet.IsValid() {
+	lab := h.opts.Lab
+	switch {
+	case lab != nil:
+		subnet = lab.subnet
+		h.rootIP = lab.RootIP()
+		if h.ip, err = lab.take(); err != nil {
+			return err
+		}
+	case !subnet.IsValid():
 		if subnet, err = freeSubnet(h.rootLink); err != nil {
 			return err
 		}
+		fallthrough
+	default:
+		subnet = subnet.Masked()
+		h.rootIP = subnet.Addr().Next()
+		h.ip = h.rootIP.Next()
+		if !subnet.Contains(h.ip) || subnet.Bits() > 30 {
+			return fmt.Errorf("subnet %s holds no two host addresses", subnet)
+		}
 	}
-	subnet = subnet.Masked()
 	h.subnet = subnet
-	h.rootIP = subnet.Addr().Next()
-	h.ip = h.rootIP.Next()
-	if !subnet.Contains(h.ip) || subnet.Bits() > 30 {
-		return fmt.Errorf("subnet %s holds no two host addresses", subnet)
-	}
 	la := netlink.NewLinkAttrs()
 	la.Name = h.rootLink
 	veth := &netlink.Veth{LinkAttrs: la, PeerName: HostLink, PeerNamespace: netlink.NsPid(h.PID())}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add veth %s: %w", h.rootLink, err)
 	}
-	if err := addrUp(nil, h.rootLink, netip.PrefixFrom(h.rootIP, subnet.Bits())); err != nil {
+	if lab != nil {
+		if err := enslave(h.rootLink, lab.bridge); err != nil {
+			return err
+		}
+	} else if err := addrUp(nil, h.rootLink, netip.PrefixFrom(h.rootIP, subnet.Bits())); err != nil {
 		return err
 	}
 	ns, err := netns.GetFromPid(h.PID())
@@ -423,6 +492,22 @@ func (h *Host) link(subnet netip.Prefix) error {
 		return fmt.Errorf("host lo up: %w", err)
 	}
 	return addrUp(nh, HostLink, netip.PrefixFrom(h.ip, subnet.Bits()))
+}
+
+// enslave puts a root-namespace link into a bridge and sets it up.
+func enslave(link, bridge string) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", link, err)
+	}
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	if err := netlink.LinkSetMaster(l, br); err != nil {
+		return fmt.Errorf("enslave %s to %s: %w", link, bridge, err)
+	}
+	return netlink.LinkSetUp(l)
 }
 
 // addrUp gives link name the address p and sets it up; nh nil is the root

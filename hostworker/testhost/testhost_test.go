@@ -193,3 +193,23 @@ func fileSum(t *testing.T, path string) [32]byte {
 	require.NoError(t, err)
 	return sha256.Sum256(b)
 }
+
+// TestLab puts two hosts on one lab bridge: they reach each other and the
+// root side directly, and the bridge goes with the test.
+func TestLab(t *testing.T) {
+	var bridge string
+	t.Run("hosts", func(t *testing.T) {
+		lab := testhost.NewLab(t, "lab", netip.MustParsePrefix("10.252.7.0/24"))
+		bridge = lab.Bridge()
+		a := testhost.New(t, "a", testhost.Options{Lab: lab})
+		b := testhost.New(t, "b", testhost.Options{Lab: lab})
+		require.Equal(t, lab.RootIP(), a.RootIP())
+		require.Equal(t, a.Subnet(), b.Subnet())
+		for _, target := range []netip.Addr{b.IP(), lab.RootIP()} {
+			out, err := a.Exec(t.Context(), "busybox", "ping", "-c", "1", "-W", "3", target.String())
+			require.NoError(t, err, "ping %s from a: %s", target, out)
+		}
+	})
+	_, err := netlink.LinkByName(bridge)
+	require.Error(t, err, "the lab bridge is removed")
+}

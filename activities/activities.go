@@ -167,6 +167,7 @@ type HostRef struct {
 type HostInfoResult struct {
 	HostUUID       string `json:"hostUuid"`
 	HypervisorType string `json:"hypervisorType"`
+	State          string `json:"state,omitempty"`
 	CPUCapacity    int64  `json:"cpuCapacity"`
 	MemoryCapacity int64  `json:"memoryCapacity"`
 }

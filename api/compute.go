@@ -33,6 +33,7 @@ var computeRoutes = routeSet{
 		"RevertVolumeFromSnapshot":        snapshotOp(workflows.RevertSnapshot),
 		"DeleteVolumeSnapshot":            snapshotOp(workflows.DeleteSnapshot),
 		"AttachPrimaryStorageToCluster":   (*Server).attachPS,
+		"ChangeHostState":                 (*Server).changeHostState,
 		"GetLocalStorageHostDiskCapacity": (*Server).localStorageCapacity,
 		"AddNfsPrimaryStorage":            notSupported("NFS primary storage: this kernel can run neither an NFS server nor load the nfs client module, so it could not be tested here"),
 	},
@@ -122,4 +123,10 @@ func notSupported(why string) handlerFunc {
 		writeError(r.c, 0, &models.Error{Kind: models.KindInvalid, Code: models.CodeOperation,
 			Message: "not supported: " + r.api.Name, Details: why})
 	}
+}
+
+func (s *Server) changeHostState(r *request) {
+	args, _ := json.Marshal(r.params)
+	s.startJob(r, workflows.ChangeHostState, workflows.ChangeHostStateParams{HostUUID: r.str("uuid"), Event: r.str("stateEvent"),
+		Op: activities.OpParams{Op: "ChangeHostState", Args: args, AccountUUID: r.session.AccountUUID}})
 }

@@ -33,7 +33,7 @@ var queries = map[string]string{
 var opAPIs = []string{
 	"CreateZone", "UpdateZone", "ChangeZoneState", "DeleteZone",
 	"CreateCluster", "UpdateCluster", "ChangeClusterState", "DeleteCluster",
-	"UpdateHost", "ChangeHostState",
+	"UpdateHost",
 	"AddSimulatorPrimaryStorage", "DeletePrimaryStorage", "AddSimulatorBackupStorage",
 	"DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
 	"AttachL2NetworkToCluster", "DetachL2NetworkFromCluster",

@@ -31,6 +31,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.ReconnectBS:         workflows.ReconnectBackupStorageWorkflow,
 		workflows.AddImage:            workflows.AddImageWorkflow,
 		workflows.AttachPS:            workflows.AttachPrimaryStorageWorkflow,
+		workflows.ChangeHostState:     workflows.ChangeHostStateWorkflow,
 		workflows.PauseVM:             workflows.PauseVMWorkflow,
 		workflows.ResumeVM:            workflows.ResumeVMWorkflow,
 		workflows.MigrateVM:           workflows.MigrateVMWorkflow,
@@ -51,6 +52,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	}
 	acts.Register(w)
 	workflows.RegisterHybrid(w)
+	workflows.RegisterRouter(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

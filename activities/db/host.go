@@ -42,7 +42,7 @@ func (a *Activities) HostInfo(ctx context.Context, p activities.HostRef) (activi
 	if err := a.Store.Get(ctx, store.ResHost, p.HostUUID, &h); err != nil {
 		return activities.HostInfoResult{}, wrap(err)
 	}
-	return activities.HostInfoResult{HostUUID: h.UUID, HypervisorType: h.HypervisorType,
+	return activities.HostInfoResult{HostUUID: h.UUID, HypervisorType: h.HypervisorType, State: h.State,
 		CPUCapacity: h.CPUCapacity, MemoryCapacity: h.MemoryCapacity}, nil
 }
 

@@ -33,6 +33,7 @@ var ops = map[string]opFunc{
 	"DeleteBackupStorageRecord":         deleteBSRecord,
 	"CheckBackupStorageDeletable":       checkBSDeletable,
 	"CheckHostDeletable":                checkHostDeletable,
+	"HostVMs":                           hostVMs,
 	"CreateDataVolume":                  createDataVolume,
 	"UpdateVolume":                      updateOp(store.ResVolume, "name", "description"),
 	"UpdateVolumeSnapshot":              updateOp(store.ResVolumeSnapshot, "name", "description"),
@@ -267,6 +268,24 @@ func changeState(res string) opFunc {
 	}
 }
 
+// Internal state events of the maintenance workflow.
+const (
+	hostEventPreMaintain = "preMaintain"
+	hostEventRestore     = "restore"
+)
+
+// hostVMs lists the VMs a host runs (uuid and state).
+func hostVMs(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
+	var vms []struct {
+		UUID  string `db:"uuid" json:"uuid"`
+		State string `db:"state" json:"state"`
+	}
+	if err := a.Store.DB().SelectContext(ctx, &vms, `SELECT uuid, state FROM vm_instances WHERE host_uuid = ? ORDER BY uuid`, str(args, "uuid")); err != nil {
+		return activities.Result{}, err
+	}
+	return result("vms", vms)
+}
+
 func changeHostState(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
 	uuid := str(args, "uuid")
 	var h models.Host
@@ -280,16 +299,20 @@ func changeHostState(ctx context.Context, a *Activities, args map[string]any, _ 
 	case models.HostEventDisable:
 		state = models.StateDisabled
 	case models.HostEventMaintain:
+		// The maintenance workflow moved or stopped the host's VMs first.
 		n, err := a.Store.Count(ctx, "vm_instances", "host_uuid = ?", uuid)
 		if err != nil {
 			return activities.Result{}, err
 		}
 		if n > 0 {
 			return activities.Result{}, (&models.Error{Kind: models.KindConflict, Code: models.CodeHostState,
-				Message: "not supported: maintenance mode of a host with VMs",
-				Details: fmt.Sprintf("host[uuid:%s] has %d VMs; migrating or stopping them on maintenance is not implemented yet", uuid, n)})
+				Message: fmt.Sprintf("host[uuid:%s] still has %d VMs", uuid, n)})
 		}
 		state = models.HostMaintenance
+	case hostEventPreMaintain:
+		state = models.HostPreMaintenance
+	case hostEventRestore:
+		state = str(args, "previousState")
 	default:
 		return activities.Result{}, models.Invalid("invalid stateEvent [%s]", ev)
 	}

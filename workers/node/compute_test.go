@@ -115,3 +115,48 @@ func TestVMVolumeSnapshotOps(t *testing.T) {
 	require.NoError(t, err)
 	e.assertClean(in)
 }
+
+// TestHostMaintenance puts a host into maintenance: its running VMs
+// live-migrate to the other host; with nowhere to go, they stop.
+func TestHostMaintenance(t *testing.T) {
+	e := newEnv(t)
+	in := e.buildInfra(2)
+	c := e.c
+	params := e.vmParams(in, "vm")
+	params["hostUuid"] = in.hosts[0]
+	vm1, err := c.Create("vm-instances", params)
+	require.NoError(t, err)
+	params["name"] = "vm2"
+	vm2, err := c.Create("vm-instances", params)
+	require.NoError(t, err)
+
+	h, err := c.Action("hosts", in.hosts[0], "changeHostState", map[string]any{"stateEvent": "maintain"})
+	require.NoError(t, err)
+	require.Equal(t, "Maintenance", h["state"])
+	for _, vm := range []map[string]any{vm1, vm2} {
+		got, err := c.Get("vm-instances", vm["uuid"].(string))
+		require.NoError(t, err)
+		require.Equal(t, "Running", got["state"])
+		require.Equal(t, in.hosts[1], got["hostUuid"], "migrated away")
+	}
+	_, err = c.Create("vm-instances", params)
+	require.ErrorContains(t, err, "no host", "a host in maintenance takes no VM")
+
+	// With the first host in maintenance, the second has nowhere to send its VMs: they stop.
+	h, err = c.Action("hosts", in.hosts[1], "changeHostState", map[string]any{"stateEvent": "maintain"})
+	require.NoError(t, err)
+	require.Equal(t, "Maintenance", h["state"])
+	got, err := c.Get("vm-instances", vm1["uuid"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "Stopped", got["state"])
+
+	// The simulator keeps a volume on the host that holds it (as local
+	// storage does), so the VM starts where its disk went.
+	_, err = c.Action("vm-instances", vm1["uuid"].(string), "startVmInstance", map[string]any{})
+	require.ErrorContains(t, err, "no host")
+	_, err = c.Action("hosts", in.hosts[1], "changeHostState", map[string]any{"stateEvent": "enable"})
+	require.NoError(t, err)
+	got, err = c.Action("vm-instances", vm1["uuid"].(string), "startVmInstance", map[string]any{})
+	require.NoError(t, err)
+	require.Equal(t, in.hosts[1], got["hostUuid"])
+}

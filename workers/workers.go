@@ -47,6 +47,11 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.Reconnect:           workflows.ReconnectHostWorkflow,
 		workflows.HostPing:            workflows.HostPingWorkflow,
 		workflows.DeleteHost:          workflows.DeleteHostWorkflow,
+		workflows.AttachL2:            workflows.AttachL2Workflow,
+		workflows.DetachL2:            workflows.DetachL2Workflow,
+		workflows.CreateVxlan:         workflows.CreateVxlanWorkflow,
+		workflows.DeleteL2Network:     workflows.DeleteL2NetworkWorkflow,
+		workflows.SecurityGroupOp:     workflows.SecurityGroupOpWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -89,9 +89,10 @@ func newKVMBed(t *testing.T, nHosts int) *kvmBed {
 		h := testhost.New(t, fmt.Sprintf("kvm%d", i), testhost.Options{Lab: b.lab})
 		h.StartSSHD()
 		h.StartLibvirtd()
-		// The VMs' L2 uplink: a dummy device, so that a bridge over it
-		// never takes the host's management link.
-		out, err := h.Exec(t.Context(), "ip", "link", "add", "data0", "type", "dummy")
+		// The VMs' L2 uplink: one end of a veth pair (this kernel has no
+		// dummy devices), so that a bridge over it never takes the host's
+		// management link.
+		out, err := h.Exec(t.Context(), "ip", "link", "add", "data0", "type", "veth", "peer", "name", "data0p")
 		require.NoError(t, err, "%s", out)
 		out, err = h.Exec(t.Context(), "ip", "link", "set", "data0", "up")
 		require.NoError(t, err, "%s", out)

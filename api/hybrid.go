@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/aliyun"
+	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/store"
+	"github.com/zcloud/zcloud/workflows"
+)
+
+// hybridRoutes are the hybrid cloud's APIs (Alibaba Cloud, FEATURES.md §6).
+var hybridRoutes = routeSet{
+	queries: map[string]string{
+		"QueryHybridKeySecret": store.ResHybridAccount, "QueryDataCenterFromLocal": store.ResDataCenter,
+		"QueryIdentityZoneFromLocal": store.ResIdentityZone, "QueryEcsVpcFromLocal": store.ResEcsVpc,
+		"QueryEcsVSwitchFromLocal": store.ResEcsVSwitch, "QueryEcsSecurityGroupFromLocal": store.ResEcsSecurityGroup,
+		"QueryEcsSecurityGroupRuleFromLocal": store.ResEcsSecurityGroupRule, "QueryEcsImageFromLocal": store.ResEcsImage,
+		"QueryEcsInstanceFromLocal": store.ResEcsInstance, "QueryHybridEipFromLocal": store.ResHybridEip,
+		"QueryOssBucketFileName": store.ResOssBucket, "QueryVpcVpnGatewayFromLocal": store.ResVpnGateway,
+		"QueryVpcUserVpnGatewayFromLocal": store.ResUserVpnGateway, "QueryVpcVpnConnectionFromLocal": store.ResVpnConnection,
+		"QueryVpcIkeConfigFromLocal": store.ResVpnIkeConfig, "QueryVpcIpSecConfigFromLocal": store.ResVpnIpSecConfig,
+		"QueryAliyunVirtualRouterFromLocal": store.ResAliyunVRouter, "QueryAliyunRouteEntryFromLocal": store.ResAliyunRouteEntry,
+	},
+	ops: []string{
+		"DeleteAliyunKeySecret", "DeleteHybridKeySecret", "UpdateAliyunKeySecret", "UpdateHybridKeySecret",
+		"AttachHybridKey", "AttachAliyunKey", "DetachHybridKey", "DetachAliyunKey",
+		"DeleteDataCenterInLocal", "DeleteIdentityZoneInLocal", "DeleteEcsVpcInLocal", "DeleteEcsVSwitchInLocal",
+		"DeleteEcsSecurityGroupInLocal", "DeleteEcsImageLocal", "DeleteEcsInstanceLocal", "DeleteHybridEipFromLocal",
+		"UpdateEcsVpc", "UpdateEcsVSwitch", "UpdateEcsSecurityGroup", "UpdateEcsImage", "UpdateHybridEip",
+		"DeleteOssBucketNameLocal", "AttachOssBucketToEcsDataCenter", "DetachOssBucketFromEcsDataCenter", "UpdateOssBucket",
+		"DeleteVpcIkeConfigLocal", "DeleteVpcIpSecConfigLocal", "DeleteVpcUserVpnGatewayLocal", "DeleteVpcVpnConnectionLocal",
+		"DeleteVpcVpnGatewayLocal", "UpdateVpcUserVpnGateway", "UpdateVpcVpnGateway",
+		"DeleteVirtualRouterLocal", "UpdateAliyunVirtualRouter",
+	},
+	special: map[string]handlerFunc{
+		"AddAliyunKeySecret":                      (*Server).addHybridKey,
+		"AddHybridKeySecret":                      (*Server).addHybridKey,
+		"GetDataCenterFromRemote":                 hybridRead(workflows.ReadRegions),
+		"GetIdentityZoneFromRemote":               hybridRead(workflows.ReadZones),
+		"GetEcsInstanceType":                      hybridRead(workflows.ReadInstanceType),
+		"GetEcsInstanceVncUrl":                    hybridRead(workflows.ReadVncURL),
+		"AddDataCenterFromRemote":                 hybridJob(workflows.HybridAddDataCenter, "", true),
+		"AddIdentityZoneFromRemote":               hybridJob(workflows.HybridAddIdentityZone, "", true),
+		"SyncDataCenterFromRemote":                hybridJob(workflows.HybridSync, workflows.SyncDataCenter, false),
+		"SyncIdentityFromRemote":                  hybridJob(workflows.HybridSync, workflows.SyncIdentityZones, false),
+		"SyncEcsVpcFromRemote":                    hybridJob(workflows.HybridSync, workflows.KindVpc, false),
+		"SyncEcsVSwitchFromRemote":                hybridJob(workflows.HybridSync, workflows.KindVSwitch, false),
+		"SyncEcsSecurityGroupFromRemote":          hybridJob(workflows.HybridSync, workflows.KindSecurityGroup, false),
+		"SyncEcsSecurityGroupRuleFromRemote":      hybridJob(workflows.HybridSync, workflows.KindSecurityGroupRule, false),
+		"SyncEcsImageFromRemote":                  hybridJob(workflows.HybridSync, workflows.KindImage, false),
+		"SyncEcsInstanceFromRemote":               hybridJob(workflows.HybridSync, workflows.KindInstance, false),
+		"SyncHybridEipFromRemote":                 hybridJob(workflows.HybridSync, workflows.KindEip, false),
+		"CreateEcsVpcRemote":                      hybridJob(workflows.HybridCreate, workflows.KindVpc, true),
+		"CreateEcsVSwitchRemote":                  hybridJob(workflows.HybridCreate, workflows.KindVSwitch, true),
+		"CreateEcsSecurityGroupRemote":            hybridJob(workflows.HybridCreate, workflows.KindSecurityGroup, true),
+		"CreateEcsSecurityGroupRuleRemote":        hybridJob(workflows.HybridCreate, workflows.KindSecurityGroupRule, true),
+		"CreateHybridEip":                         hybridJob(workflows.HybridCreate, workflows.KindEip, true),
+		"DeleteEcsVpcRemote":                      hybridJob(workflows.HybridDeleteRemote, store.ResEcsVpc, false),
+		"DeleteEcsVSwitchRemote":                  hybridJob(workflows.HybridDeleteRemote, store.ResEcsVSwitch, false),
+		"DeleteEcsSecurityGroupRemote":            hybridJob(workflows.HybridDeleteRemote, store.ResEcsSecurityGroup, false),
+		"DeleteEcsSecurityGroupRuleRemote":        hybridJob(workflows.HybridDeleteRemote, store.ResEcsSecurityGroupRule, false),
+		"DeleteHybridEipRemote":                   hybridJob(workflows.HybridDeleteRemote, store.ResHybridEip, false),
+		"DeleteEcsImageRemote":                    hybridJob(workflows.HybridDeleteRemote, store.ResEcsImage, false),
+		"DeleteEcsInstance":                       hybridJob(workflows.HybridDeleteRemote, store.ResEcsInstance, false),
+		"CreateEcsInstanceFromEcsImage":           (*Server).createEcs,
+		"StartEcsInstance":                        ecsOp(workflows.ActionStart),
+		"StopEcsInstance":                         ecsOp(workflows.ActionStop),
+		"RebootEcsInstance":                       ecsOp(workflows.ActionReboot),
+		"UpdateEcsInstance":                       ecsOp(workflows.ActionModify),
+		"AttachHybridEipToEcs":                    eipOp(true),
+		"DetachHybridEipFromEcs":                  eipOp(false),
+		"CreateEcsImageFromLocalImage":            (*Server).createEcsImage,
+		"CreateOssBucketRemote":                   (*Server).createOssBucket,
+		"AddOssBucketFromRemote":                  (*Server).addOssBucket,
+		"DeleteOssBucketRemote":                   hybridJob(workflows.HybridDeleteRemote, store.ResOssBucket, false),
+		"GetOssBucketNameFromRemote":              hybridRead(workflows.ReadOssBuckets),
+		"SyncVpcVpnGatewayFromRemote":             hybridJob(workflows.HybridSync, workflows.KindVpnGateway, false),
+		"SyncVpcUserVpnGatewayFromRemote":         hybridJob(workflows.HybridSync, workflows.KindUserGateway, false),
+		"SyncVpcVpnConnectionFromRemote":          hybridJob(workflows.HybridSync, workflows.KindVpnConnection, false),
+		"CreateVpcUserVpnGatewayRemote":           hybridJob(workflows.HybridCreate, workflows.KindUserGateway, true),
+		"CreateVpcVpnConnectionRemote":            hybridJob(workflows.HybridCreate, workflows.KindVpnConnection, true),
+		"DeleteVpcUserVpnGatewayRemote":           hybridJob(workflows.HybridDeleteRemote, store.ResUserVpnGateway, false),
+		"DeleteVpcVpnConnectionRemote":            hybridJob(workflows.HybridDeleteRemote, store.ResVpnConnection, false),
+		"CreateVpnIkeConfig":                      (*Server).createIkeConfig,
+		"SyncAliyunVirtualRouterFromRemote":       hybridJob(workflows.HybridSync, workflows.KindVirtualRouter, false),
+		"SyncAliyunRouteEntryFromRemote":          hybridJob(workflows.HybridSync, workflows.KindRouteEntry, false),
+		"CreateAliyunVpcVirtualRouterEntryRemote": hybridJob(workflows.HybridCreate, workflows.KindRouteEntry, true),
+		"DeleteAliyunRouteEntryRemote":            hybridJob(workflows.HybridDeleteRemote, store.ResAliyunRouteEntry, false),
+		"CreateVpnIpsecConfig":                    hybridJob(workflows.HybridAddVpnConfig, workflows.KindIpsecConfig, true),
+	},
+}
+
+func param(r *request, k string) string {
+	v, _ := r.params[k].(string)
+	return v
+}
+
+// sealParam replaces a secret param by its sealed form, so that it enters
+// no workflow input (and so no history) in clear.
+func (s *Server) sealParam(r *request, k string) bool {
+	v := param(r, k)
+	if v == "" {
+		return true
+	}
+	pub, err := s.o.Store.SealingKey(r.c.Request.Context())
+	if err == nil {
+		v, err = aliyun.Seal(pub, v)
+	}
+	if err != nil {
+		writeError(r.c, 0, err)
+		return false
+	}
+	r.params[k] = v
+	return true
+}
+
+// addHybridKey seals the secret to the control plane's key and starts the
+// job that validates the key with Alibaba (STS) and records it.
+func (s *Server) addHybridKey(r *request) {
+	typ := param(r, "type")
+	if typ != "" && typ != models.HybridTypeAliyun {
+		writeError(r.c, http.StatusBadRequest, &models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
+			Message: "not supported: hybrid type " + typ, Cause: errors.ErrUnsupported})
+		return
+	}
+	if !s.sealParam(r, "secret") {
+		return
+	}
+	account := r.session.AccountUUID
+	if a := param(r, "accountUuid"); a != "" {
+		account = a
+	}
+	s.startJob(r, workflows.HybridAddKey, workflows.AddKeyParams{UUID: s.newResourceUUID(r), Name: param(r, "name"),
+		Description: param(r, "description"), Type: models.HybridTypeAliyun, AKey: param(r, "key"), SealedSecret: param(r, "secret"),
+		AccountUUID: account, SystemTags: r.systemTags, UserTags: r.userTags})
+}
+
+// hybridJob starts a hybrid workflow on the API's params; create gives
+// the new resource its UUID.
+func hybridJob(workflow, what string, create bool) handlerFunc {
+	return func(s *Server, r *request) {
+		p := workflows.HybridParams{What: what, UUID: param(r, "uuid"), AccountUUID: r.session.AccountUUID, Args: r.params,
+			SystemTags: r.systemTags, UserTags: r.userTags}
+		if create {
+			p.UUID = s.newResourceUUID(r)
+		}
+		s.startJob(r, workflow, p)
+	}
+}
+
+func (s *Server) createEcs(r *request) {
+	if param(r, "instanceType") == "" {
+		writeError(r.c, http.StatusBadRequest, &models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
+			Message: "not supported: an instance offering instead of instanceType", Details: "give instanceType (GetEcsInstanceType lists them)",
+			Cause: errors.ErrUnsupported})
+		return
+	}
+	if !s.sealParam(r, "ecsRootPassword") {
+		return
+	}
+	s.startJob(r, workflows.HybridCreateEcs, workflows.HybridParams{What: workflows.KindInstance, UUID: s.newResourceUUID(r),
+		AccountUUID: r.session.AccountUUID, Args: r.params, SystemTags: r.systemTags, UserTags: r.userTags})
+}
+
+func ecsOp(op string) handlerFunc {
+	return func(s *Server, r *request) {
+		if !s.sealParam(r, "password") {
+			return
+		}
+		s.startJob(r, workflows.HybridEcsOp, workflows.EcsOpParams{UUID: param(r, "uuid"), Op: op, AccountUUID: r.session.AccountUUID, Args: r.params})
+	}
+}
+
+func eipOp(attach bool) handlerFunc {
+	return func(s *Server, r *request) {
+		s.startJob(r, workflows.HybridEipOp, workflows.EipOpParams{EipUUID: param(r, "eipUuid"), EcsUUID: param(r, "ecsUuid"),
+			Attach: attach, AccountUUID: r.session.AccountUUID})
+	}
+}
+
+// ossOwnKey refuses a bucket's own AccessKey (ossKey/ossSecret): buckets
+// are reached with the account's current key.
+func ossOwnKey(r *request) bool {
+	if param(r, "ossKey") != "" || param(r, "ossSecret") != "" || param(r, "ossDomain") != "" {
+		writeError(r.c, http.StatusBadRequest, &models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
+			Message: "not supported: ossDomain, ossKey and ossSecret", Details: "buckets are reached with the current AccessKey",
+			Cause: errors.ErrUnsupported})
+		return true
+	}
+	return false
+}
+
+func (s *Server) createOssBucket(r *request) {
+	if ossOwnKey(r) {
+		return
+	}
+	hybridJob(workflows.HybridCreate, workflows.KindOssBucket, true)(s, r)
+}
+
+func (s *Server) addOssBucket(r *request) {
+	if ossOwnKey(r) {
+		return
+	}
+	s.startJob(r, workflows.HybridRecord, workflows.RecordParams{Ref: workflows.RemoteRef{Kind: workflows.KindOssBucket,
+		UUID: s.newResourceUUID(r), ID: param(r, "bucketName"), AccountUUID: r.session.AccountUUID},
+		Args: r.params, SystemTags: r.systemTags, UserTags: r.userTags})
+}
+
+// createEcsImage checks the local image and the data center, then starts
+// the upload-and-import saga.
+func (s *Server) createEcsImage(r *request) {
+	ctx := r.c.Request.Context()
+	var img models.Image
+	if err := s.o.Store.Get(ctx, store.ResImage, param(r, "imageUuid"), &img); err != nil {
+		writeError(r.c, 0, err)
+		return
+	}
+	if ok, err := s.o.Store.Exists(ctx, store.ResDataCenter, param(r, "dataCenterUuid")); err != nil || !ok {
+		writeError(r.c, 0, models.NotFound("cannot find DataCenter[uuid:%s]", param(r, "dataCenterUuid")))
+		return
+	}
+	s.startJob(r, workflows.HybridCreateEcsImage, workflows.HybridParams{What: workflows.KindImage, UUID: s.newResourceUUID(r),
+		AccountUUID: r.session.AccountUUID, Args: r.params, SystemTags: r.systemTags, UserTags: r.userTags})
+}
+
+// hybridReadTimeout bounds a synchronous Get*FromRemote call.
+const hybridReadTimeout = time.Minute
+
+// hybridRead answers a synchronous API that reads Alibaba: the call runs
+// as a short workflow on a control-plane worker (which holds the keys) and
+// the handler waits for its result.
+func hybridRead(what string) handlerFunc {
+	return func(s *Server, r *request) {
+		ctx, cancel := context.WithTimeout(r.c.Request.Context(), hybridReadTimeout)
+		defer cancel()
+		p := workflows.HybridParams{What: what, UUID: param(r, "uuid"), AccountUUID: r.session.AccountUUID, Args: r.params}
+		run, err := s.o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "hybrid-read-" + models.NewUUID(),
+			TaskQueue: activities.TaskQueue, WorkflowExecutionTimeout: hybridReadTimeout}, workflows.HybridRead, p)
+		var res activities.Result
+		if err == nil {
+			err = run.Get(ctx, &res)
+		}
+		if err != nil {
+			status := http.StatusServiceUnavailable
+			var app *temporal.ApplicationError
+			var me models.Error
+			if errors.As(err, &app) && app.Type() == activities.ErrType && app.HasDetails() && app.Details(&me) == nil {
+				status = statusOf(&me)
+			}
+			r.c.JSON(status, gin.H{"error": jobError(err)})
+			return
+		}
+		r.c.JSON(http.StatusOK, gin.H{res.Key: res.Value})
+	}
+}
+
+// createIkeConfig seals the pre-shared key before it enters the job.
+func (s *Server) createIkeConfig(r *request) {
+	if !s.sealParam(r, "psk") {
+		return
+	}
+	hybridJob(workflows.HybridAddVpnConfig, workflows.KindIkeConfig, true)(s, r)
+}

@@ -64,6 +64,9 @@ const (
 	ImageRecordDownloaded = "db.ImageRecordDownloaded"
 	ImageDeleteRecord     = "db.ImageDeleteRecord"
 
+	// HostVMs lists the VMs on a host.
+	HostVMs = "db.HostVMs"
+
 	SimEnsureAgent = "sim.EnsureAgent"
 	SimStopAgent   = "sim.StopAgent"
 )
@@ -276,4 +279,10 @@ type ImageDownloadedParams struct {
 	Size       int64  `json:"size"`
 	ActualSize int64  `json:"actualSize"`
 	MD5Sum     string `json:"md5Sum"`
+}
+
+// HostVM is a VM on a host and its state.
+type HostVM struct {
+	UUID  string `db:"uuid" json:"uuid"`
+	State string `db:"state" json:"state"`
 }

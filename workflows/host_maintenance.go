@@ -1,9 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zcloud/zcloud/activities"
@@ -22,8 +19,9 @@ type ChangeHostStateParams struct {
 }
 
 func hostStateOp(uuid, event, prev string) activities.OpParams {
-	args, _ := json.Marshal(map[string]string{"uuid": uuid, "stateEvent": event, "previousState": prev})
-	return activities.OpParams{Op: "ChangeHostState", Args: args}
+	// UUIDs, events and states need no JSON escaping.
+	args := `{"uuid":"` + uuid + `","stateEvent":"` + event + `","previousState":"` + prev + `"}`
+	return activities.OpParams{Op: "ChangeHostState", Args: []byte(args)}
 }
 
 // ChangeHostStateWorkflow enables or disables a host, or puts it into
@@ -49,16 +47,9 @@ func ChangeHostStateWorkflow(ctx workflow.Context, p ChangeHostStateParams) (res
 	s.add(func(ctx workflow.Context) error {
 		return local(ctx, activities.RunOp, hostStateOp(p.HostUUID, "restore", host.State), nil)
 	})
-	var vmsRes activities.Result
-	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "HostVMs", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, &vmsRes); err != nil {
+	var vms []activities.HostVM
+	if err = local(ctx, activities.HostVMs, activities.HostRef{HostUUID: p.HostUUID}, &vms); err != nil {
 		return res, err
-	}
-	var vms []struct {
-		UUID  string `json:"uuid"`
-		State string `json:"state"`
-	}
-	if err = json.Unmarshal(vmsRes.Value, &vms); err != nil {
-		return res, fmt.Errorf("vms of host %s: %w", p.HostUUID, err)
 	}
 	log := workflow.GetLogger(ctx)
 	for _, vm := range vms {

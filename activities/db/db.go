@@ -80,9 +80,12 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.HostStorages:           a.HostStorages,
 		activities.ClusterHosts:           a.ClusterHosts,
 		activities.PSRecordCapacity:       a.PSRecordCapacity,
+		activities.HostVMs:                a.HostVMs,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
+	a.registerRouter(w)
+	a.registerNetworkHost(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

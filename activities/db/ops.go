@@ -33,7 +33,6 @@ var ops = map[string]opFunc{
 	"DeleteBackupStorageRecord":         deleteBSRecord,
 	"CheckBackupStorageDeletable":       checkBSDeletable,
 	"CheckHostDeletable":                checkHostDeletable,
-	"HostVMs":                           hostVMs,
 	"CreateDataVolume":                  createDataVolume,
 	"UpdateVolume":                      updateOp(store.ResVolume, "name", "description"),
 	"UpdateVolumeSnapshot":              updateOp(store.ResVolumeSnapshot, "name", "description"),
@@ -274,16 +273,11 @@ const (
 	hostEventRestore     = "restore"
 )
 
-// hostVMs lists the VMs a host runs (uuid and state).
-func hostVMs(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
-	var vms []struct {
-		UUID  string `db:"uuid" json:"uuid"`
-		State string `db:"state" json:"state"`
-	}
-	if err := a.Store.DB().SelectContext(ctx, &vms, `SELECT uuid, state FROM vm_instances WHERE host_uuid = ? ORDER BY uuid`, str(args, "uuid")); err != nil {
-		return activities.Result{}, err
-	}
-	return result("vms", vms)
+// HostVMs lists the VMs on a host with their states.
+func (a *Activities) HostVMs(ctx context.Context, p activities.HostRef) ([]activities.HostVM, error) {
+	vms := []activities.HostVM{}
+	err := a.Store.DB().SelectContext(ctx, &vms, `SELECT uuid, state FROM vm_instances WHERE host_uuid = ? ORDER BY uuid`, p.HostUUID)
+	return vms, wrap(err)
 }
 
 func changeHostState(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zcloud/zcloud/activities/aliyun"
+	"github.com/zcloud/zcloud/activities/aliyun/aliyunsim"
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workers/embedded"
@@ -83,6 +85,8 @@ func flags(cmd *cobra.Command, cfg *node.Config) {
 	cmd.Flags().StringVar(&cfg.AdminPassword, "admin-password", envOr("ZCLOUD_ADMIN_PASSWORD", "password"), "admin password set on first start")
 	cmd.Flags().StringVar(&cfg.AgentBinary, "agent-binary", "", "zcloud-hostworker binary deployed to KVM hosts over SSH (empty: KVM hosts can't be added)")
 	cmd.Flags().StringVar(&cfg.AgentTemporal, "agent-temporal", "", "Temporal frontend host:port as KVM hosts reach it (default: --temporal)")
+	cmd.Flags().StringVar(&cfg.Aliyun.KeyFile, "hybrid-key-file", "var/hybrid.key", "key sealing Alibaba Cloud AccessKey secrets at rest (created 0600 if missing)")
+	cmd.Flags().StringVar(&cfg.Aliyun.Endpoint, "aliyun-endpoint", "", "replace every Alibaba Cloud endpoint (e.g. http://127.0.0.1:9090, an aliyunsim)")
 }
 
 func envOr(k, def string) string {
@@ -93,7 +97,7 @@ func envOr(k, def string) string {
 }
 
 func devCmd() *cobra.Command {
-	var dir, listen string
+	var dir, listen, aliyunAddr string
 	var temporalPort, uiPort int
 	cmd := &cobra.Command{Use: "dev", Short: "run everything embedded: Temporal, SQLite, API, worker, simulated hosts",
 		RunE: func(*cobra.Command, []string) error {
@@ -107,21 +111,39 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			defer func() { _ = ts.Stop() }()
+			// A simulated Alibaba Cloud, so that hybrid cloud works without
+			// reaching the Internet: AccessKey devKeyID / devKeySecret.
+			sim, err := aliyunsim.New(aliyunsim.Options{StateFile: filepath.Join(dir, "aliyunsim.json"),
+				Keys: []aliyunsim.AccessKey{{ID: devKeyID, Secret: devKeySecret, AccountID: "1000000000000001"}}})
+			if err != nil {
+				return err
+			}
+			if err := sim.Start(aliyunAddr); err != nil {
+				return err
+			}
+			defer func() { _ = sim.Close() }()
 			pw := envOr("ZCLOUD_ADMIN_PASSWORD", "password")
 			cfg := node.Config{DB: "sqlite:" + filepath.Join(dir, "zcloud.db"), Temporal: ts.FrontendAddr(), Namespace: ts.Namespace(),
 				TemporalUIURL: ts.UIURL(), Listen: listen, Worker: true, SimFleet: true, AdminPassword: pw, Logger: log,
-				Faults: db.NewFaultsFromEnv()}
+				Faults: db.NewFaultsFromEnv(), Aliyun: aliyun.Config{KeyFile: filepath.Join(dir, "hybrid.key"), Endpoint: sim.URL()}}
 			return run(cfg, func(n *node.Node) {
-				fmt.Printf("\nZCloud is up.\n  REST API:    http://%s/zstack/v1  (ZStack REST contract)\n  Temporal:    %s\n  Temporal UI: %s\n  Login:       account admin, password %q (send its SHA-512 hex)\n  State:       %s\n\n",
-					n.Addr, ts.FrontendAddr(), ts.UIURL(), pw, dir)
+				fmt.Printf("\nZCloud is up.\n  REST API:    http://%s/zstack/v1  (ZStack REST contract)\n  Temporal:    %s\n  Temporal UI: %s\n  Login:       account admin, password %q (send its SHA-512 hex)\n  Alibaba:     aliyunsim at %s, AccessKey %s / %s\n  State:       %s\n\n",
+					n.Addr, ts.FrontendAddr(), ts.UIURL(), pw, sim.URL(), devKeyID, devKeySecret, dir)
 			})
 		}}
 	cmd.Flags().StringVar(&dir, "dir", "var", "state directory")
 	cmd.Flags().StringVar(&listen, "listen", ":8080", "API address")
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "embedded Temporal frontend port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "embedded Temporal Web UI port")
+	cmd.Flags().StringVar(&aliyunAddr, "aliyunsim", "127.0.0.1:9090", "address of the embedded simulated Alibaba Cloud")
 	return cmd
 }
+
+// The AccessKey `zcloud dev`'s simulated Alibaba Cloud knows.
+const (
+	devKeyID     = "LTAIzcloudDevKey01"
+	devKeySecret = "zcloud-dev-secret-0000000000000"
+)
 
 func migrateCmd() *cobra.Command {
 	var dsn string

@@ -14,7 +14,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -259,12 +258,12 @@ func imageSource(rawURL string) (*url.URL, error) {
 		}
 		return u, nil
 	case "http", "https":
-		host := u.Hostname()
-		if addr, err := netip.ParseAddr(host); (err == nil && addr.IsLoopback()) || host == "localhost" {
+		// A backup storage agent's address (ImageStore), or any web server.
+		if u.Hostname() != "" {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("image url %q: %w: only file:// and http(s) on a loopback address so far", rawURL, errors.ErrUnsupported)
+	return nil, fmt.Errorf("image url %q: %w: only file:// and http(s) URLs", rawURL, errors.ErrUnsupported)
 }
 
 // fetch copies the image at src to path through a temporary file, and

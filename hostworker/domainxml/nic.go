@@ -8,6 +8,7 @@ import (
 
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/zcloud/zcloud/activities/netapi"
 	"github.com/zcloud/zcloud/models"
 )
 
@@ -67,6 +68,11 @@ func (b *builder) nic(n NIC, seenMAC, seenTap map[string]bool) (libvirtxml.Domai
 		MAC:    &libvirtxml.DomainInterfaceMAC{Address: mac},
 		Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: n.Bridge}},
 		Model:  &libvirtxml.DomainInterfaceModel{Type: model},
+	}
+	if n.TargetDev == "" && n.UUID != "" {
+		// Security groups match on the tap: name it after the NIC, not
+		// libvirt's next vnetN.
+		n.TargetDev = netapi.TapName(n.UUID)
 	}
 	if n.TargetDev != "" {
 		if err := checkIfName(n.TargetDev); err != nil {

@@ -179,6 +179,14 @@ func TestForeignDomains(t *testing.T) {
 			{"stop", func() error { _, err := d.StopVM(ctx, id, driver.StopCold, 0); return err }},
 			{"reboot", func() error { _, err := d.RebootVM(ctx, id); return err }},
 			{"destroy", func() error { return d.DestroyVM(ctx, id) }},
+			{"pause", func() error { _, err := d.PauseVM(ctx, id); return err }},
+			{"resume", func() error { _, err := d.ResumeVM(ctx, id); return err }},
+			{"attach", func() error { _, err := d.AttachVolume(ctx, id, vm.DataVolumes[0]); return err }},
+			{"detach", func() error { return d.DetachVolume(ctx, id, vm.DataVolumes[0]) }},
+			{"migrate", func() error {
+				_, err := d.MigrateVM(ctx, hostapi.MigrateVMParams{VMUUID: id, DestinationURI: "qemu+tcp://192.0.2.1/system", SharedStorage: true})
+				return err
+			}},
 		}
 		for _, op := range ops {
 			require.ErrorIs(t, op.do(), models.ErrConflict, "%s of foreign domain %s", op.name, id)
@@ -297,4 +305,36 @@ func TestReconnect(t *testing.T) {
 	require.NoError(t, d.Close())
 	_, err = d.ListVMs(t.Context())
 	require.NoError(t, err)
+}
+
+// TestOrphansReported: an agent that starts again (a new driver) reports
+// every ZCloud domain it finds, including ones the control plane may no
+// longer know, and leaves them alone: deciding about orphans is the control
+// plane's business (libvirt is the truth).
+func TestOrphansReported(t *testing.T) {
+	first := newTestDriver(t)
+	ctx := t.Context()
+	running, stopped := testVM(t, first), testVM(t, first)
+	_, err := first.CreateVM(ctx, running, true)
+	require.NoError(t, err)
+	_, err = first.CreateVM(ctx, stopped, false)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = first.DestroyVM(context.Background(), running.UUID)
+		_ = first.DestroyVM(context.Background(), stopped.UUID)
+	})
+
+	again := newTestDriver(t) // the restarted agent, on the same host
+	want := []hostapi.VMState{
+		{UUID: running.UUID, State: hostapi.PowerRunning},
+		{UUID: stopped.UUID, State: hostapi.PowerStopped},
+	}
+	for range 2 {
+		vms, err := again.ListVMs(ctx)
+		require.NoError(t, err)
+		require.ElementsMatch(t, want, vms)
+	}
+	vms, err := first.ListVMs(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, want, vms, "listing changed nothing")
 }

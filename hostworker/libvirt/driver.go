@@ -10,6 +10,13 @@
 // then acts (lookup-or-create), so that an activity run again after the agent
 // died half way finds what the first run did. Domains are ZCloud's when their
 // metadata says so (domainxml.ParseOwner); others are never listed or touched.
+//
+// Beyond the lifecycle it hot-plugs data volumes (attach.go), pauses,
+// resumes and live-migrates domains peer-to-peer (vmops.go), and resizes
+// and snapshots qcow2 volumes with internal snapshots, online through QEMU
+// when a domain runs on the volume (snapshot.go). The host needs what a
+// systemd host gives libvirt: virtlogd running beside libvirtd and /dev/kvm
+// root:kvm 0660 (deploy/scripts/libvirtd.sh does both).
 package libvirt
 
 import (
@@ -239,11 +246,18 @@ func (d *Driver) Facts(ctx context.Context) (hostapi.HostFacts, error) {
 			return hostapi.HostFacts{}, fmt.Errorf("libvirt version: %w", err)
 		}
 		sockets := int(info.Sockets) * int(max(info.Nodes, 1))
+		// The node info counts the memory of the NUMA cells, which can miss
+		// memory the kernel has (hot-added memory outside node 0 on some
+		// hypervisors); the node's memory stats are /proc/meminfo's total.
+		memKiB := info.Memory
+		if stats, err := c.GetMemoryStats(virt.NODE_MEMORY_STATS_ALL_CELLS, 0); err == nil && stats.TotalSet && stats.Total > 0 {
+			memKiB = stats.Total
+		}
 		return hostapi.HostFacts{
 			Driver:        Name,
 			CPUNum:        int(info.Cpus),
 			CPUSockets:    max(sockets, 1),
-			MemoryBytes:   int64(info.Memory) * 1024,
+			MemoryBytes:   int64(memKiB) * 1024,
 			Architecture:  info.Model,
 			HypervisorVer: fmt.Sprintf("%s %s, libvirt %s", typ, version(hvVer), version(libVer)),
 		}, nil

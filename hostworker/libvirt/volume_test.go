@@ -179,7 +179,6 @@ func TestVolumeErrors(t *testing.T) {
 		{"raw format", vol(func(v *hostapi.VolumeSpec) { v.Format = "raw" }), errors.ErrUnsupported},
 		{"no size", vol(func(v *hostapi.VolumeSpec) { v.Size = 0 }), models.ErrInvalid},
 		{"root without url", vol(func(v *hostapi.VolumeSpec) { v.Type = VolumeRoot }), models.ErrInvalid},
-		{"remote url", vol(image("http://192.0.2.1/base.qcow2")), errors.ErrUnsupported},
 		{"ftp url", vol(image("ftp://127.0.0.1/base.qcow2")), errors.ErrUnsupported},
 		{"missing file", vol(image("file://" + srcDir + "/none.qcow2")), models.ErrInvalid},
 		{"missing http image", vol(image(srv.URL + "/none.qcow2")), models.ErrInvalid},
@@ -223,4 +222,32 @@ func TestDeleteVolume(t *testing.T) {
 	require.True(t, strings.Contains(err.Error(), vm.UUID), "error names the domain: %v", err)
 	require.NoError(t, d.DestroyVM(ctx, vm.UUID))
 	require.NoError(t, d.DeleteVolume(ctx, vm.DataVolumes[0]), "delete once the vm is gone")
+}
+
+// TestImageSource: http(s) from any host (a backup storage agent) and
+// file:// paths are accepted, checked without fetching anything; other
+// schemes are not supported.
+func TestImageSource(t *testing.T) {
+	tests := []struct {
+		url  string
+		want error
+	}{
+		{"http://192.0.2.1:8000/images/base.qcow2", nil},
+		{"https://bs.example.com/base.qcow2", nil},
+		{"http://127.0.0.1/base.qcow2", nil},
+		{"file:///var/lib/zcloud/base.qcow2", nil},
+		{"file://host/base.qcow2", models.ErrInvalid},
+		{"file://relative", models.ErrInvalid},
+		{"http:///no-host.qcow2", errors.ErrUnsupported},
+		{"ftp://127.0.0.1/base.qcow2", errors.ErrUnsupported},
+		{"nbd://127.0.0.1/base", errors.ErrUnsupported},
+	}
+	for _, tt := range tests {
+		_, err := imageSource(tt.url)
+		if tt.want == nil {
+			require.NoError(t, err, tt.url)
+			continue
+		}
+		require.ErrorIs(t, err, tt.want, tt.url)
+	}
 }

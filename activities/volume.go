@@ -103,6 +103,9 @@ type VMMigrationTargetResult struct {
 	SourceHostUUID string `json:"sourceHostUuid"`
 	HostUUID       string `json:"hostUuid"`
 	DestinationURI string `json:"destinationUri"`
+	// MigrationURI is where the memory stream goes: the destination's
+	// management address (its hostname may not resolve from the source).
+	MigrationURI string `json:"migrationUri,omitempty"`
 }
 
 // SimMigrationScheme starts the migration URI of a simulated host

@@ -67,11 +67,15 @@ func MigrateVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Resul
 	s.add(func(ctx workflow.Context) error {
 		return local(ctx, activities.VMMoveHost, activities.VMMigrationParams{VMUUID: p.VMUUID, HostUUID: t.SourceHostUUID}, nil)
 	})
+	if err = ensureVMNetwork(ctx, &s, p.VMUUID, t.HostUUID); err != nil {
+		return res, err
+	}
 	if err = onHost(ctx, t.SourceHostUUID, hostapi.ActMigrateVM, hostapi.MigrateVMParams{VMUUID: p.VMUUID,
-		DestinationURI: t.DestinationURI, SharedStorage: true}, nil); err != nil {
+		DestinationURI: t.DestinationURI, MigrationURI: t.MigrationURI, SharedStorage: true}, nil); err != nil {
 		return res, err
 	}
 	s = saga{} // the domain runs on the destination now
+	releaseVMNetwork(ctx, p.VMUUID, t.SourceHostUUID)
 	if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMRunning}, nil); err != nil {
 		return res, err
 	}

@@ -111,8 +111,12 @@ func (a *Activities) BSRecordConnect(ctx context.Context, p activities.BSConnect
 	if p.AgentVersion != bsapi.AgentVersion {
 		return wrap(models.Unavailable("agent of backup storage[uuid:%s] speaks version %q, want %q", p.BSUUID, p.AgentVersion, bsapi.AgentVersion))
 	}
-	return wrap(a.Store.Update(ctx, store.ResBackupStorage, p.BSUUID, map[string]any{"status": models.StatusConnected,
-		"totalCapacity": p.TotalCapacity, "availableCapacity": p.AvailableCapacity, "agentUrl": p.URL}))
+	if err := a.Store.Update(ctx, store.ResBackupStorage, p.BSUUID, map[string]any{"status": models.StatusConnected,
+		"totalCapacity": p.TotalCapacity, "availableCapacity": p.AvailableCapacity}); err != nil {
+		return wrap(err)
+	}
+	_, err := a.Store.DB().ExecContext(ctx, `UPDATE backup_storages SET agent_url = ? WHERE uuid = ?`, p.URL, p.BSUUID)
+	return wrap(err)
 }
 
 // ImageAddRecord records a new image as Downloading with a reference on

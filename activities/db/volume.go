@@ -227,11 +227,12 @@ func (a *Activities) VMMigrationTarget(ctx context.Context, p activities.VMMigra
 	if err := a.Store.Get(ctx, store.ResHost, cands[0].HostUUID, &dst); err != nil {
 		return activities.VMMigrationTargetResult{}, wrap(err)
 	}
-	uri := "qemu+tcp://" + dst.ManagementIP + "/system"
+	out := activities.VMMigrationTargetResult{SourceHostUUID: src, HostUUID: dst.UUID,
+		DestinationURI: "qemu+tcp://" + dst.ManagementIP + "/system", MigrationURI: "tcp://" + dst.ManagementIP}
 	if dst.HypervisorType == "Simulator" {
-		uri = activities.SimMigrationScheme + dst.UUID
+		out.DestinationURI, out.MigrationURI = activities.SimMigrationScheme+dst.UUID, ""
 	}
-	return activities.VMMigrationTargetResult{SourceHostUUID: src, HostUUID: dst.UUID, DestinationURI: uri}, nil
+	return out, nil
 }
 
 // VMMoveHost moves a VM's host reservation (and its record, and its

@@ -98,6 +98,27 @@ func newKVMBed(t *testing.T, nHosts int) *kvmBed {
 		require.NoError(t, err, "%s", out)
 		b.hosts = append(b.hosts, h)
 	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, h := range b.hosts {
+			log, _ := os.ReadFile(h.Path("/var/log/zcloud-hostworker.log"))
+			var ops []string
+			for _, l := range strings.Split(string(log), "\n") {
+				if strings.Contains(l, `"op":`) || strings.Contains(l, "ERROR") || strings.Contains(l, "WARN") {
+					ops = append(ops, l)
+				}
+			}
+			log = []byte(strings.Join(ops, "\n"))
+			doms, _ := h.Exec(context.Background(), "virsh", "-c", "qemu:///system", "list", "--all", "--name")
+			for _, d := range strings.Fields(string(doms)) {
+				x, _ := h.Exec(context.Background(), "virsh", "-c", "qemu:///system", "dumpxml", d)
+				t.Logf("domain %s on %s:\n%s", d, h.Name(), x)
+			}
+			t.Logf("agent log of %s:\n%s", h.Name(), log)
+		}
+	})
 	b.bs = testhost.New(t, "bs", testhost.Options{Lab: b.lab})
 	b.bs.StartSSHD()
 	shared, err := os.MkdirTemp("/tmp", "zcloud-smp-")
@@ -116,6 +137,7 @@ func newKVMBed(t *testing.T, nHosts int) *kvmBed {
 			"libvirt-storage-dir":     filepath.Join(shared, "ps"),
 			"libvirt-image-cache-dir": filepath.Join(shared, "imagecache"),
 			"libvirt-grace":           "20s",
+			"log-level":               "debug",
 		}})
 	require.NoError(t, err)
 	t.Cleanup(n.Stop)
@@ -228,7 +250,11 @@ func TestKVMEndToEnd(t *testing.T) {
 	t.Logf("CreateVmInstance to Running: %s", time.Since(t0).Round(time.Millisecond))
 	vmUUID := vm["uuid"].(string)
 	require.Equal(t, "Running", vm["state"])
+	require.Len(t, vm["allVolumes"], 1, "only the root volume: %v", vm["allVolumes"])
 	b.console(vmUUID, "zcloud-guest-boot", 2*time.Minute)
+	// The guest's init lists its disks, then watches for new ones: hot-plug
+	// after its first heartbeat, so that the new disk is seen as added.
+	b.console(vmUUID, "zcloud-heartbeat 1 ", time.Minute)
 
 	// A data volume hot-plugged into the running guest.
 	disk := b.mustCreate("disk-offerings", map[string]any{"name": "1G", "diskSize": int64(1) << 30})["uuid"].(string)

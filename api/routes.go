@@ -36,11 +36,12 @@ var opAPIs = []string{
 	"UpdateHost",
 	"AddSimulatorPrimaryStorage", "DeletePrimaryStorage", "AddSimulatorBackupStorage",
 	"DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
-	"AttachL2NetworkToCluster", "DetachL2NetworkFromCluster",
+	// AttachL2NetworkToCluster, DetachL2NetworkFromCluster and DeleteL2Network
+	// are workflows (api/network.go).
 	"UpdateImage", "DeleteImage",
 	"CreateInstanceOffering", "UpdateInstanceOffering", "ChangeInstanceOfferingState", "DeleteInstanceOffering",
 	"CreateDiskOffering", "UpdateDiskOffering", "ChangeDiskOfferingState", "DeleteDiskOffering",
-	"CreateL2NoVlanNetwork", "UpdateL2Network", "DeleteL2Network",
+	"CreateL2NoVlanNetwork", "UpdateL2Network",
 	"CreateL3Network", "UpdateL3Network", "DeleteL3Network", "AddIpRange", "AddIpRangeByNetworkCidr", "DeleteIpRange",
 	"AddDnsToL3Network", "UpdateGlobalConfig",
 }
@@ -79,7 +80,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = []routeSet{{queries: queries, ops: opAPIs, special: special}, networkRoutes, computeRoutes, hybridRoutes}
+var routeSets = withRouterRoutes([]routeSet{networkRoutes, {queries: queries, ops: opAPIs, special: special}, computeRoutes, hybridRoutes})
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.

@@ -32,6 +32,29 @@ type Agent struct {
 	driver         driver.Driver
 	logger         *slog.Logger
 	heartbeatEvery time.Duration
+	flatNet        *FlatNet // nil: no host networking (netagent_flat.go)
+	// failures makes named operations fail (op → message), whatever the
+	// driver: the rollback proofs on real hosts (SetFailures).
+	failures map[string]string
+}
+
+// SetFailures makes the named operations (hostapi.Act* names, or "*" for
+// all) fail with driver.ErrInjected; the message may be empty. For tests
+// and demos; call before Run.
+func (a *Agent) SetFailures(failures map[string]string) { a.failures = failures }
+
+func (a *Agent) injected(op string) error {
+	msg, ok := a.failures[op]
+	if !ok {
+		msg, ok = a.failures["*"]
+	}
+	if !ok {
+		return nil
+	}
+	if msg == "" {
+		msg = "failure injected into " + op
+	}
+	return fmt.Errorf("%s: %w", msg, driver.ErrInjected)
 }
 
 // New returns the agent of hostUUID running on d. A nil logger discards.
@@ -77,9 +100,12 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActRevertVolumeSnapshot, a.RevertVolumeSnapshot},
 		{hostapi.ActDeleteVolumeSnapshot, a.DeleteVolumeSnapshot},
 		{hostapi.ActCreateVolumeFromSnapshot, a.CreateVolumeFromSnapshot},
+		{hostapi.ActStorageCapacity, a.StorageCapacity},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
+	a.registerNet(r)
+	a.flatNet.Register(r)
 }
 
 // Connect is hostapi.ActConnect: the host's facts, stamped with the host UUID
@@ -328,6 +354,10 @@ func (a *Agent) checkHost(op, hostUUID string) error {
 // outcome at debug level and turns a failure into an ApplicationError.
 func call[T any](ctx context.Context, a *Agent, op, vmUUID string, fn func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
+	if err := a.injected(op); err != nil {
+		var zero T
+		return zero, a.fail(op, err)
+	}
 	stop := a.keepAlive(ctx)
 	v, err := fn(ctx)
 	stop()

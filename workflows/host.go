@@ -106,7 +106,11 @@ func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) erro
 	if workflow.GetVersion(ctx, "2026-11-25-host-storage-capacity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	return reportStorages(ctx, host.HostUUID)
+	if err := reportStorages(ctx, host.HostUUID); err != nil {
+		return err
+	}
+	connectNetwork(ctx, host.HostUUID)
+	return nil
 }
 
 // reportStorages has a host report the capacity of every directory primary
@@ -225,6 +229,7 @@ func DeleteHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activit
 	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "CheckHostDeletable", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
 		return res, err
 	}
+	cluster := hostCluster(ctx, p.HostUUID)
 	switch host.HypervisorType {
 	case HypervisorSimulator:
 		sp := activities.SimAgentParams{HostUUID: p.HostUUID}
@@ -241,5 +246,6 @@ func DeleteHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activit
 	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteHostRecord", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {
 		return res, err
 	}
+	leaveNetwork(ctx, cluster)
 	return activities.Result{}, nil
 }

@@ -99,6 +99,9 @@ func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error 
 			return err
 		}
 	}
+	if err := ensureVMNetwork(ctx, s, vmUUID, hostUUID); err != nil {
+		return err
+	}
 	s.add(func(ctx workflow.Context) error {
 		return onHost(ctx, hostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil)
 	})

@@ -77,6 +77,7 @@ func destroyOnHost(ctx workflow.Context, vmUUID string) error {
 	if err := onHost(ctx, spec.HostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil); err != nil {
 		return err
 	}
+	releaseVMNetwork(ctx, vmUUID, spec.HostUUID)
 	return local(ctx, activities.VMReleaseHost, activities.HostAllocation{VMUUID: vmUUID, HostUUID: spec.HostUUID}, nil)
 }
 
@@ -107,6 +108,7 @@ func StopVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Result, 
 		}
 		// The domain is off: from here on there is nothing to undo.
 		s = saga{}
+		releaseVMNetwork(ctx, p.VMUUID, spec.HostUUID)
 		if err = local(ctx, activities.VMReleaseHost, activities.HostAllocation{VMUUID: p.VMUUID, HostUUID: spec.HostUUID}, nil); err != nil {
 			return res, err
 		}

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/activities/netapi"
 	"github.com/zcloud/zcloud/workflows"
 )
 
@@ -96,19 +98,23 @@ func (r *recorder) register(env *testsuite.TestWorkflowEnvironment) {
 		return hostapi.VMOpResult{}, step(hostapi.ActCreateVM)
 	})
 	add(hostapi.ActDestroyVM, func(context.Context, hostapi.DestroyVMParams) error { return step(hostapi.ActDestroyVM) })
+	add(netapi.NetHostPlan, func(_ context.Context, p netapi.HostPlanParams) (netapi.HostPlan, error) {
+		return netapi.HostPlan{}, step(fmt.Sprintf("%s:%t", netapi.NetHostPlan, p.Include))
+	})
 }
 
 // TestCreateVMSagaOrder checks, for a failure at each step, that exactly
 // the compensations of the steps taken run, in reverse order.
 func TestCreateVMSagaOrder(t *testing.T) {
 	forward := []string{activities.VMCreateRecord, activities.VMAllocateHost, activities.VMAllocateVolumes, activities.VMAllocateNICs,
-		activities.VMAllocateIPs, activities.VMSpec, hostapi.ActInstantiateVolume, activities.VolumeSetHost, hostapi.ActCreateVM,
+		activities.VMAllocateIPs, activities.VMSpec, hostapi.ActInstantiateVolume, activities.VolumeSetHost, netapi.NetHostPlan + ":true", hostapi.ActCreateVM,
 		activities.VMSetState + ":Running"}
 	undo := map[string]string{activities.VMCreateRecord: activities.VMDeleteRecord, activities.VMAllocateHost: activities.VMReleaseHost,
 		activities.VMAllocateVolumes: activities.VMReleaseVolumes, activities.VMAllocateNICs: activities.VMReleaseNICs,
 		activities.VMAllocateIPs: activities.VMReleaseIPs}
 	// Host steps register their compensation before they run.
-	undoBefore := map[string]string{hostapi.ActInstantiateVolume: hostapi.ActDeleteVolume, hostapi.ActCreateVM: hostapi.ActDestroyVM}
+	undoBefore := map[string]string{hostapi.ActInstantiateVolume: hostapi.ActDeleteVolume, hostapi.ActCreateVM: hostapi.ActDestroyVM,
+		netapi.NetHostPlan + ":true": netapi.NetHostPlan + ":false"}
 	for i, failAt := range forward {
 		t.Run(failAt, func(t *testing.T) {
 			var s testsuite.WorkflowTestSuite

@@ -371,8 +371,12 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 		return out, err
 	}
 	for _, n := range nics {
+		bridge, err := a.BridgeOfL3(ctx, n.L3NetworkUUID)
+		if err != nil {
+			return out, wrap(err)
+		}
 		out.Spec.NICs = append(out.Spec.NICs, hostapi.NICSpec{UUID: n.UUID, MAC: n.MAC, IP: string(n.IP), Netmask: string(n.Netmask),
-			Gateway: string(n.Gateway), L3UUID: n.L3NetworkUUID, DeviceID: n.DeviceID, Driver: n.DriverType})
+			Gateway: string(n.Gateway), L3UUID: n.L3NetworkUUID, Bridge: bridge, DeviceID: n.DeviceID, Driver: n.DriverType})
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -26,6 +27,8 @@ import (
 	"github.com/zcloud/zcloud/hostworker"
 	"github.com/zcloud/zcloud/hostworker/driver"
 	"github.com/zcloud/zcloud/hostworker/imagestore"
+	"github.com/zcloud/zcloud/hostworker/network"
+	"github.com/zcloud/zcloud/hostworker/router"
 	"github.com/zcloud/zcloud/hostworker/sim"
 )
 
@@ -46,11 +49,15 @@ type flags struct {
 	simCPU    int
 	simMemory string
 	simFaults string
+	faults    string // failures injected into any driver's operations
+	// network: serve flat networking in the agent's network namespace
+	network bool
 	// libvirt driver options
 	libvirtURI, libvirtStorageDir, libvirtImageCache, libvirtDomainType, libvirtGrace string
 	// mode imagestore: the agent of an ImageStore backup storage whose
 	// UUID is --host-uuid
 	mode, bsDir, bsListen, bsURL string
+	stateDir                     string // router appliances' state (host mode)
 }
 
 func main() {
@@ -98,6 +105,7 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 	fl.StringVar(&f.namespace, "namespace", "default", "Temporal namespace")
 	fl.StringVar(&f.driver, "driver", sim.Name, "host driver: "+strings.Join(hostworker.DriverNames(), ", "))
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.stateDir, "state-dir", "/var/lib/zcloud-hostworker", "directory of the agent's state; router appliances keep theirs under <dir>/routers")
 	fl.StringVar(&f.mode, "mode", modeHost, "what this agent serves: host (a hypervisor host) or imagestore (an ImageStore backup storage)")
 	fl.StringVar(&f.libvirtURI, "libvirt-uri", "", "libvirt: connection URI (default qemu:///system)")
 	fl.StringVar(&f.libvirtStorageDir, "libvirt-storage-dir", "", "libvirt: directory under which volumes may live")
@@ -107,6 +115,8 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 	fl.StringVar(&f.bsDir, "bs-dir", "", "imagestore: directory holding the images")
 	fl.StringVar(&f.bsListen, "bs-listen", "0.0.0.0:7090", "imagestore: HTTP address serving the images")
 	fl.StringVar(&f.bsURL, "bs-url", "", "imagestore: URL hosts fetch images from, e.g. http://10.0.0.5:7090")
+	fl.BoolVar(&f.network, "network", true, "serve flat networking (bridges, VXLAN, DHCP, security groups) in this agent's network namespace")
+	fl.StringVar(&f.faults, "faults", "", `operations that fail, whatever the driver, e.g. "host.CreateVM=fail:boom" (tests and demos)`)
 	fl.IntVar(&f.simCPU, "sim-cpu", 0, "sim: CPU count (0 for the default)")
 	fl.StringVar(&f.simMemory, "sim-memory", "", `sim: memory in bytes or with a unit, e.g. "64G" (binary)`)
 	fl.StringVar(&f.simFaults, "sim-faults", os.Getenv(faultsEnv),
@@ -212,6 +222,7 @@ func serve(ctx context.Context, logger *slog.Logger, f flags) error {
 		if d, err = hostworker.NewDriver(f.driver, driverOptions(f)); err != nil {
 			return err
 		}
+		d = hostworker.WithRouters(d, hostworker.NewNetAgent(f.hostUUID, router.Config{StateDir: filepath.Join(f.stateDir, "routers")}, logger))
 	}
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:  f.temporal,
@@ -236,7 +247,23 @@ func serve(ctx context.Context, logger *slog.Logger, f flags) error {
 		slog.String("task_queue", hostapi.Queue(f.hostUUID)),
 		slog.String("temporal", f.temporal),
 		slog.String("namespace", f.namespace))
-	if err := hostworker.New(f.hostUUID, d, logger).Run(ctx, c, hostworker.DefaultWorkerOptions()); err != nil {
+	agent := hostworker.New(f.hostUUID, d, logger)
+	if f.faults != "" {
+		_, failures, err := sim.ParseFaults(f.faults)
+		if err != nil {
+			return fmt.Errorf("--faults: %w", err)
+		}
+		agent.SetFailures(failures)
+	}
+	if f.network {
+		nh, err := network.NewHost(network.HostOptions{Logger: logger})
+		if err != nil {
+			return fmt.Errorf("host networking (--network=false turns it off): %w", err)
+		}
+		defer nh.Close()
+		agent.SetFlatNetwork(hostworker.NewFlatNet(f.hostUUID, nh, "", logger))
+	}
+	if err := agent.Run(ctx, c, hostworker.DefaultWorkerOptions()); err != nil {
 		return err
 	}
 	logger.Info("host agent stopped", slog.String("host_uuid", f.hostUUID))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -414,4 +415,92 @@ func (s *Store) RemoveNICsFromSecurityGroup(ctx context.Context, sgUUID string, 
 		}
 	}
 	return nil
+}
+
+// sgL3Ref is a row of security_group_l3_refs.
+type sgL3Ref struct {
+	UUID              string      `db:"uuid" json:"uuid"`
+	SecurityGroupUUID string      `db:"security_group_uuid" json:"securityGroupUuid"`
+	L3NetworkUUID     string      `db:"l3_network_uuid" json:"l3NetworkUuid"`
+	CreateDate        models.Time `db:"create_date" json:"createDate"`
+}
+
+// sgRows are the rows that make up security groups, for undoing a change.
+type sgRows struct {
+	Groups []models.SecurityGroup         `json:"groups"`
+	Rules  []models.SecurityGroupRule     `json:"rules"`
+	L3Refs []sgL3Ref                      `json:"l3Refs"`
+	NICs   []models.VMNicSecurityGroupRef `json:"nics"`
+}
+
+// SecurityGroupSnapshot records the rows of groups (the group, its rules,
+// L3 attachments and NIC memberships) as JSON for RestoreSecurityGroups.
+func (s *Store) SecurityGroupSnapshot(ctx context.Context, groups []string) ([]byte, error) {
+	var r sgRows
+	for _, g := range groups {
+		var sg []models.SecurityGroup
+		if err := s.db.SelectContext(ctx, &sg, `SELECT * FROM security_groups WHERE uuid = ?`, g); err != nil {
+			return nil, err
+		}
+		r.Groups = append(r.Groups, sg...)
+		var rules []models.SecurityGroupRule
+		if err := s.db.SelectContext(ctx, &rules, `SELECT * FROM security_group_rules WHERE security_group_uuid = ?`, g); err != nil {
+			return nil, err
+		}
+		r.Rules = append(r.Rules, rules...)
+		var l3 []sgL3Ref
+		if err := s.db.SelectContext(ctx, &l3, `SELECT * FROM security_group_l3_refs WHERE security_group_uuid = ?`, g); err != nil {
+			return nil, err
+		}
+		r.L3Refs = append(r.L3Refs, l3...)
+		var nics []models.VMNicSecurityGroupRef
+		if err := s.db.SelectContext(ctx, &nics, `SELECT * FROM vm_nic_security_group_refs WHERE security_group_uuid = ?`, g); err != nil {
+			return nil, err
+		}
+		r.NICs = append(r.NICs, nics...)
+	}
+	return json.Marshal(r)
+}
+
+// RestoreSecurityGroups puts back the rules, L3 attachments, memberships
+// and name/state of the groups a snapshot holds, in one transaction.
+// Restoring twice is the same as once.
+func (s *Store) RestoreSecurityGroups(ctx context.Context, groups []string, snapshot []byte) error {
+	var r sgRows
+	if err := json.Unmarshal(snapshot, &r); err != nil {
+		return fmt.Errorf("security group snapshot: %w", err)
+	}
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		for _, g := range groups {
+			for _, q := range []string{`DELETE FROM security_group_rules WHERE security_group_uuid = ?`,
+				`DELETE FROM security_group_l3_refs WHERE security_group_uuid = ?`,
+				`DELETE FROM vm_nic_security_group_refs WHERE security_group_uuid = ?`} {
+				if _, err := tx.ExecContext(ctx, q, g); err != nil {
+					return err
+				}
+			}
+		}
+		for _, g := range r.Groups {
+			if _, err := tx.ExecContext(ctx, `UPDATE security_groups SET name = ?, description = ?, state = ? WHERE uuid = ?`,
+				g.Name, g.Description, g.State, g.UUID); err != nil {
+				return err
+			}
+		}
+		for i := range r.Rules {
+			if err := s.insert(ctx, tx, "security_group_rules", &r.Rules[i]); err != nil {
+				return err
+			}
+		}
+		for i := range r.L3Refs {
+			if err := s.insert(ctx, tx, "security_group_l3_refs", &r.L3Refs[i]); err != nil {
+				return err
+			}
+		}
+		for i := range r.NICs {
+			if err := s.insert(ctx, tx, "vm_nic_security_group_refs", &r.NICs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

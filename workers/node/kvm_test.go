@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zcloud/zcloud/activities/sshdeploy"
 	"github.com/zcloud/zcloud/api/apitest"
 	"github.com/zcloud/zcloud/hostworker/testhost"
 	"github.com/zcloud/zcloud/workers/embedded"
@@ -27,7 +30,7 @@ import (
 // driver) deployed to them over SSH by AddKVMHost, and a shared directory
 // (visible at the same path in every host, as a shared mount point is).
 type kvmBed struct {
-	t      *testing.T
+	t      testing.TB
 	lab    *testhost.Lab
 	hosts  []*testhost.Host
 	bs     *testhost.Host
@@ -36,7 +39,7 @@ type kvmBed struct {
 	c      *apitest.Client
 }
 
-func requireEnv(t *testing.T, env, format string, args ...any) {
+func requireEnv(t testing.TB, env, format string, args ...any) {
 	t.Helper()
 	if os.Getenv(env) == "1" {
 		t.Fatalf(format, args...)
@@ -45,7 +48,7 @@ func requireEnv(t *testing.T, env, format string, args ...any) {
 }
 
 // buildAgent builds zcloud-hostworker with the libvirt driver.
-func buildAgent(t *testing.T) string {
+func buildAgent(t testing.TB) string {
 	t.Helper()
 	if out, err := exec.Command("pkg-config", "--exists", "libvirt").CombinedOutput(); err != nil {
 		requireEnv(t, "ZCLOUD_REQUIRE_LIBVIRT", "libvirt-dev is not installed: %v %s", err, out)
@@ -59,7 +62,7 @@ func buildAgent(t *testing.T) string {
 
 // buildGuestImage runs deploy/scripts/guest-image.sh and serves the image
 // on the lab's root address, where the backup storage host fetches it.
-func buildGuestImage(t *testing.T, lab *testhost.Lab) string {
+func buildGuestImage(t testing.TB, lab *testhost.Lab) string {
 	t.Helper()
 	dir := t.TempDir()
 	out, err := exec.Command("../../deploy/scripts/guest-image.sh", filepath.Join(dir, "guest.qcow2")).CombinedOutput()
@@ -74,7 +77,7 @@ func buildGuestImage(t *testing.T, lab *testhost.Lab) string {
 	return "http://" + l.Addr().String() + "/guest.qcow2"
 }
 
-func newKVMBed(t *testing.T, nHosts int) *kvmBed {
+func newKVMBed(t testing.TB, nHosts int) *kvmBed {
 	if os.Geteuid() != 0 {
 		requireEnv(t, "ZCLOUD_REQUIRE_LIBVIRT", "real hosts need root")
 	}
@@ -184,6 +187,43 @@ func (b *kvmBed) mustCreate(path string, params map[string]any) map[string]any {
 	return inv
 }
 
+// setFaults rewrites the agents' configuration with the given --faults
+// (empty: none) and restarts them (their supervisor brings them back).
+func (b *kvmBed) setFaults(spec string) {
+	b.t.Helper()
+	for _, h := range b.hosts {
+		conf, err := os.ReadFile(h.Path(sshdeploy.ConfigPath))
+		require.NoError(b.t, err)
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(conf)), "\n") {
+			if !strings.HasPrefix(l, "faults=") {
+				lines = append(lines, l)
+			}
+		}
+		if spec != "" {
+			lines = append(lines, "faults="+spec)
+		}
+		require.NoError(b.t, os.WriteFile(h.Path(sshdeploy.ConfigPath), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+		logPath := h.Path("/var/log/zcloud-hostworker.log")
+		before, _ := os.ReadFile(logPath)
+		starts := strings.Count(string(before), "host agent starting")
+		pidText, err := os.ReadFile(h.Path(sshdeploy.PIDFile))
+		require.NoError(b.t, err)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+		require.NoError(b.t, err)
+		require.NoError(b.t, syscall.Kill(pid, syscall.SIGTERM))
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			now, _ := os.ReadFile(logPath)
+			if strings.Count(string(now), "Started Worker") > starts && strings.Count(string(now), "host agent starting") > starts {
+				break
+			}
+			require.True(b.t, time.Now().Before(deadline), "agent of %s did not restart", h.Name())
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 // TestKVMEndToEnd drives real QEMU guests through the REST API: two KVM
 // hosts and an ImageStore backup storage added over SSH, a shared mount
 // point primary storage, a bootable image served over HTTP, a VM seen
@@ -243,6 +283,31 @@ func TestKVMEndToEnd(t *testing.T) {
 	l3 := b.mustCreate("l3-networks", map[string]any{"name": "l3", "l2NetworkUuid": l2, "category": "Private"})["uuid"].(string)
 	b.mustCreate("l3-networks/"+l3+"/ip-ranges/by-cidr", map[string]any{"name": "r", "networkCidr": "192.168.50.0/24"})
 	offering := b.mustCreate("instance-offerings", map[string]any{"name": "small", "cpuNum": 1, "memorySize": int64(256) << 20})["uuid"].(string)
+
+	// A failure injected into each host-side step of a VM create, on the
+	// real driver: the job fails with it and leaves no domain, no volume
+	// file, no capacity taken.
+	vmParams := map[string]any{"name": "guest", "instanceOfferingUuid": offering, "imageUuid": img["uuid"], "l3NetworkUuids": []string{l3}}
+	for _, op := range []string{"host.InstantiateVolume", "host.CreateVM"} {
+		b.setFaults(op + "=fail:injected into " + op)
+		_, err := c.Create("vm-instances", vmParams)
+		require.ErrorContains(t, err, "injected into "+op)
+		for _, h := range b.hosts {
+			require.Empty(t, b.domains(h), "no domain left after a failed %s", op)
+		}
+		left, err := filepath.Glob(filepath.Join(b.shared, "ps", "*", "*.qcow2"))
+		require.NoError(t, err)
+		require.Empty(t, left, "no volume file left after a failed %s", op)
+		vms, err := c.ListAll("vm-instances")
+		require.NoError(t, err)
+		require.Empty(t, vms)
+		for _, h := range hostUUIDs {
+			inv, err := c.Get("hosts", h)
+			require.NoError(t, err)
+			require.Equal(t, inv["totalCpuCapacity"], inv["availableCpuCapacity"])
+		}
+	}
+	b.setFaults("")
 
 	t0 = time.Now()
 	vm := b.mustCreate("vm-instances", map[string]any{"name": "guest", "instanceOfferingUuid": offering, "imageUuid": img["uuid"],

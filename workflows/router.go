@@ -1,0 +1,170 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/netapi"
+	"github.com/zcloud/zcloud/models"
+)
+
+// RegisterRouter registers the router appliance's workflows.
+func RegisterRouter(w workflowRegistry) {
+	w.RegisterWorkflowWithOptions(RouterChangeWorkflow, workflow.RegisterOptions{Name: RouterChange})
+	w.RegisterWorkflowWithOptions(CreateVpcRouterWorkflow, workflow.RegisterOptions{Name: CreateVpcRouter})
+	w.RegisterWorkflowWithOptions(RouterLifecycleWorkflow, workflow.RegisterOptions{Name: RouterLifecycle})
+}
+
+// RouterChangeWorkflow changes the database (one journaled local activity),
+// then converges every router whose desired state changed from a spec
+// recomputed from the database. If a router fails to converge, the journal
+// puts every row back and the routers are converged to the previous state.
+func RouterChangeWorkflow(ctx workflow.Context, p RouterChangeParams) (res activities.Result, err error) {
+	var s saga
+	defer func() {
+		if err != nil {
+			s.compensate(ctx)
+		}
+	}()
+	key := RouterKey{Key: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	var ap RouterApplyResult
+	if err = local(ctx, ActRouterApply, RouterApplyParams{Key: key.Key, RouterChangeParams: p}, &ap); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		if err := local(ctx, ActRouterUndo, key, nil); err != nil {
+			return err
+		}
+		return ensureRouters(ctx, ap.Routers)
+	})
+	if err = ensureRouters(ctx, ap.Routers); err != nil {
+		return res, err
+	}
+	if ferr := local(ctx, ActRouterForget, key, nil); ferr != nil {
+		workflow.GetLogger(ctx).Warn("cannot forget router change journal", "error", ferr)
+	}
+	return ap.Result, nil
+}
+
+// ensureRouters converges the running routers among uuids to their
+// desired state; stopped routers get it when they start.
+func ensureRouters(ctx workflow.Context, uuids []string) error {
+	for _, u := range uuids {
+		var sp RouterSpecResult
+		if err := local(ctx, ActRouterSpec, RouterRef{RouterUUID: u}, &sp); err != nil {
+			return err
+		}
+		// A router that is gone has no state; a stopped one gets its
+		// spec when it starts.
+		if sp.State != models.VMRunning || sp.HostUUID == "" {
+			continue
+		}
+		if err := onHost(ctx, sp.HostUUID, netapi.EnsureRouter, netapi.EnsureRouterParams{HostUUID: sp.HostUUID, Spec: sp.Spec}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureRouter converges one router whatever its state (create, start).
+func ensureRouter(ctx workflow.Context, routerUUID string) error {
+	var sp RouterSpecResult
+	if err := local(ctx, ActRouterSpec, RouterRef{RouterUUID: routerUUID}, &sp); err != nil {
+		return err
+	}
+	return onHost(ctx, sp.HostUUID, netapi.EnsureRouter, netapi.EnsureRouterParams{HostUUID: sp.HostUUID, Spec: sp.Spec}, nil)
+}
+
+// deleteOnHost removes a router's namespace, ordered after the specs sent
+// before it (a late, older ensure cannot bring the router back).
+func deleteOnHost(ctx workflow.Context, hostUUID, routerUUID string) error {
+	var gen int64
+	if err := local(ctx, ActRouterGeneration, RouterRef{RouterUUID: routerUUID}, &gen); err != nil {
+		return err
+	}
+	return onHost(ctx, hostUUID, netapi.DeleteRouter, netapi.DeleteRouterParams{HostUUID: hostUUID, RouterUUID: routerUUID, Generation: gen}, nil)
+}
+
+// CreateVpcRouterWorkflow places a router on a host, gives it a public IP,
+// records it and creates its namespace; any failure releases everything.
+func CreateVpcRouterWorkflow(ctx workflow.Context, p CreateRouterParams) (res activities.Result, err error) {
+	var s saga
+	defer func() {
+		if err != nil {
+			s.compensate(ctx)
+		}
+	}()
+	ref := RouterRef{RouterUUID: p.RouterUUID}
+	var rec RouterRecord
+	if err = local(ctx, ActRouterCreateRecord, p, &rec); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, ActRouterDeleteRecord, ref, nil) })
+	s.add(func(ctx workflow.Context) error { return deleteOnHost(ctx, rec.HostUUID, p.RouterUUID) })
+	if err = ensureRouter(ctx, p.RouterUUID); err != nil {
+		return res, err
+	}
+	if err = local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMRunning, Status: models.RouterConnected}, nil); err != nil {
+		return res, err
+	}
+	return inventory(ctx, "VirtualRouterVm", p.RouterUUID, "inventory")
+}
+
+// RouterLifecycleWorkflow starts, stops, reboots, reconnects or destroys a
+// router. A stopped router keeps its records and has no namespace.
+func RouterLifecycleWorkflow(ctx workflow.Context, p RouterOpParams) (res activities.Result, err error) {
+	var s saga
+	defer func() {
+		if err != nil {
+			s.compensate(ctx)
+		}
+	}()
+	var tr RouterTransitionResult
+	if err = local(ctx, ActRouterTransition, p, &tr); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: tr.Prev}, nil)
+	})
+	running := RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMRunning, Status: models.RouterConnected}
+	switch p.Action {
+	case models.RouterActStart:
+		s.add(func(ctx workflow.Context) error { return deleteOnHost(ctx, tr.HostUUID, p.RouterUUID) })
+		if err = ensureRouter(ctx, p.RouterUUID); err != nil {
+			return res, err
+		}
+		err = local(ctx, ActRouterSetState, running, nil)
+	case models.RouterActReconnect:
+		if err = ensureRouter(ctx, p.RouterUUID); err != nil {
+			return res, err
+		}
+		err = local(ctx, ActRouterSetState, running, nil)
+	case models.RouterActReboot:
+		if err = deleteOnHost(ctx, tr.HostUUID, p.RouterUUID); err != nil {
+			return res, err
+		}
+		if err = ensureRouter(ctx, p.RouterUUID); err != nil {
+			return res, err
+		}
+		err = local(ctx, ActRouterSetState, running, nil)
+	case models.RouterActStop:
+		if err = deleteOnHost(ctx, tr.HostUUID, p.RouterUUID); err != nil {
+			return res, err
+		}
+		err = local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMStopped}, nil)
+	case models.RouterActDestroy:
+		if err = deleteOnHost(ctx, tr.HostUUID, p.RouterUUID); err != nil {
+			return res, err
+		}
+		if err = local(ctx, ActRouterDeleteRecord, RouterRef{RouterUUID: p.RouterUUID}, nil); err != nil {
+			return res, err
+		}
+		return activities.Result{}, nil
+	default:
+		return res, models.Invalid("unknown router action %s", p.Action)
+	}
+	if err != nil {
+		return res, err
+	}
+	return inventory(ctx, "VirtualRouterVm", p.RouterUUID, "inventory")
+}

@@ -144,10 +144,24 @@ func (s *Server) dispatch(c *gin.Context) {
 			return
 		}
 	}
+	api, _ := s.spec.API(rt.api)
 	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodDelete {
 		for k, v := range c.Request.URL.Query() {
-			if k != "q" && len(v) > 0 {
-				params[k] = v[0]
+			if k == "q" || len(v) == 0 {
+				continue
+			}
+			params[k] = v[0]
+			// A list travels in a query as repeated keys or comma-separated.
+			if p, ok := paramOf(api, k); ok && p.Kind() == contract.KindList {
+				var list []any
+				for _, one := range v {
+					for _, item := range strings.Split(one, ",") {
+						if item = strings.TrimSpace(item); item != "" {
+							list = append(list, item)
+						}
+					}
+				}
+				params[k] = list
 			}
 		}
 	}
@@ -164,7 +178,6 @@ func (s *Server) dispatch(c *gin.Context) {
 	}
 	delete(params, "systemTags")
 	delete(params, "userTags")
-	api, _ := s.spec.API(rt.api)
 	r.api = api
 	if api != nil {
 		r.params = api.Normalize(params)
@@ -289,4 +302,11 @@ func writeError(c *gin.Context, status int, err error) {
 		status = statusOf(e)
 	}
 	c.JSON(status, gin.H{"error": toErrorBody(e)})
+}
+
+func paramOf(api *contract.API, name string) (*contract.Param, bool) {
+	if api == nil {
+		return nil, false
+	}
+	return api.Param(name)
 }

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"go.temporal.io/sdk/client"
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/db"
@@ -24,7 +22,6 @@ import (
 	"github.com/zcloud/zcloud/hostworker/testhost"
 	"github.com/zcloud/zcloud/workers/embedded"
 	"github.com/zcloud/zcloud/workers/node"
-	"github.com/zcloud/zcloud/workflows"
 )
 
 // flatHost is a test host running the real agent, added with AddKVMHost.
@@ -256,20 +253,6 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 		return inv
 	}
 	uuid := func(m map[string]any) string { return m["uuid"].(string) }
-	// The REST layer reads a DELETE's list parameters (ruleUuids,
-	// vmNicUuids) from the query string as one string and refuses them, so
-	// the two DELETE APIs of security groups are run as the job the API
-	// would start.
-	sgOp := func(op string, args map[string]any) {
-		t.Helper()
-		b, err := json.Marshal(args)
-		require.NoError(t, err)
-		run, err := n.Temporal.ExecuteWorkflow(t.Context(), client.StartWorkflowOptions{TaskQueue: activities.TaskQueue},
-			workflows.SecurityGroupOp, activities.OpParams{Op: op, Args: b})
-		require.NoError(t, err)
-		require.NoError(t, run.Get(t.Context(), nil), op)
-	}
-
 	zone := uuid(mustCreate("zones", map[string]any{"name": "zone"}))
 	cluster := uuid(mustCreate("clusters", map[string]any{"zoneUuid": zone, "name": "kvm", "hypervisorType": "KVM"}))
 	addHost := func(h *testhost.Host, port int) flatHost {
@@ -409,7 +392,9 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 			icmpRule = m["uuid"].(string)
 		}
 	}
-	sgOp("DeleteSecurityGroupRule", map[string]any{"ruleUuids": []string{icmpRule}})
+	// A DELETE carries its lists in the query string, as the SDK sends them.
+	_, err = c.Call("DELETE", "v1/security-groups/rules?ruleUuids="+icmpRule, nil)
+	require.NoError(t, err)
 	flatEventually(t, host1, "ga", ipB, 0, false, "ICMP blocked again after its rule is deleted")
 
 	// A joins too: members reach each other through the default rule.
@@ -417,7 +402,8 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	flatEventually(t, host1, "ga", ipB, 0, true, "member A reaches member B")
 
 	// Removing B's membership removes its rules; deleting the group removes A's.
-	sgOp("DeleteVmNicFromSecurityGroup", map[string]any{"securityGroupUuid": sg, "vmNicUuids": []string{nicB}})
+	_, err = c.Call("DELETE", "v1/security-groups/"+sg+"/vm-instances/nics?vmNicUuids="+nicB, nil)
+	require.NoError(t, err)
 	sgTables := func(f flatHost) []string {
 		_, _, tables, _ := flatHostState(t, f)
 		var sg []string

@@ -64,6 +64,10 @@ const (
 	ImageRecordDownloaded = "db.ImageRecordDownloaded"
 	ImageDeleteRecord     = "db.ImageDeleteRecord"
 
+	// Render renders a value as a job's result (JSON is no workflow code's
+	// business).
+	Render = "db.Render"
+
 	// HostVMs lists the VMs on a host.
 	HostVMs = "db.HostVMs"
 
@@ -285,4 +289,10 @@ type ImageDownloadedParams struct {
 type HostVM struct {
 	UUID  string `db:"uuid" json:"uuid"`
 	State string `db:"state" json:"state"`
+}
+
+// RenderParams is a value to render as {Key: Value}.
+type RenderParams struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
 }

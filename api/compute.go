@@ -34,6 +34,8 @@ var computeRoutes = routeSet{
 		"DeleteVolumeSnapshot":            snapshotOp(workflows.DeleteSnapshot),
 		"AttachPrimaryStorageToCluster":   (*Server).attachPS,
 		"ChangeHostState":                 (*Server).changeHostState,
+		"AddKVMHostFromConfigFile":        (*Server).addHostsFromCSV,
+		"CheckKVMHostConfigFile":          (*Server).checkHostCSV,
 		"GetLocalStorageHostDiskCapacity": (*Server).localStorageCapacity,
 		"AddNfsPrimaryStorage":            notSupported("NFS primary storage: this kernel can run neither an NFS server nor load the nfs client module, so it could not be tested here"),
 	},

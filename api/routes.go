@@ -167,6 +167,10 @@ func (s *Server) query(r *request, res string) {
 		c.JSON(http.StatusOK, gin.H{"total": total})
 		return
 	}
+	if c.Query("format") == "csv" && len(q.Fields) == 0 {
+		writeCSV(c, items)
+		return
+	}
 	out := make([]any, len(items))
 	for i, it := range items {
 		out[i] = it

@@ -32,6 +32,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.AddImage:            workflows.AddImageWorkflow,
 		workflows.AttachPS:            workflows.AttachPrimaryStorageWorkflow,
 		workflows.ChangeHostState:     workflows.ChangeHostStateWorkflow,
+		workflows.BatchAddHosts:       workflows.BatchAddHostsWorkflow,
 		workflows.PauseVM:             workflows.PauseVMWorkflow,
 		workflows.ResumeVM:            workflows.ResumeVMWorkflow,
 		workflows.MigrateVM:           workflows.MigrateVMWorkflow,

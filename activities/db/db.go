@@ -81,6 +81,7 @@ func (a *Activities) Register(w worker.Registry) {
 		activities.ClusterHosts:           a.ClusterHosts,
 		activities.PSRecordCapacity:       a.PSRecordCapacity,
 		activities.HostVMs:                a.HostVMs,
+		activities.Render:                 a.Render,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -164,4 +165,9 @@ func (a *Activities) Inventory(ctx context.Context, p activities.InventoryParams
 		return activities.Result{}, wrap(err)
 	}
 	return result(p.Key, inv)
+}
+
+// Render renders a value as a job's result.
+func (a *Activities) Render(_ context.Context, p activities.RenderParams) (activities.Result, error) {
+	return result(p.Key, p.Value)
 }

@@ -21,6 +21,9 @@ type AgentDeployment struct {
 	// Config holds extra agent settings (flag name → value), e.g. the
 	// libvirt URI or storage directories of a test bed.
 	Config map[string]string
+	// Driver is the KVM hosts' agent driver: libvirt (empty), or sim for
+	// demos and tests of what does not need a hypervisor.
+	Driver string
 }
 
 // addKVMHost records a KVM host as Connecting; its SSH password was stored
@@ -62,6 +65,11 @@ func checkHostDeletable(ctx context.Context, a *Activities, args map[string]any,
 	return activities.Result{}, nil
 }
 
+// forgetSSHPassword drops the SSH password kept for a resource.
+func forgetSSHPassword(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
+	return activities.Result{}, a.Store.DeleteSSHPassword(ctx, str(args, "uuid"))
+}
+
 // deleteHostRecord removes a host and its SSH credentials.
 func deleteHostRecord(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
 	if _, err := deleteOp(store.ResHost, "vm_instances", "host_uuid")(ctx, a, args, p); err != nil {
@@ -94,7 +102,8 @@ func (a *Activities) KVMDeployAgent(ctx context.Context, p activities.HostRef) (
 		return sshdeploy.DeployResult{}, wrap(err)
 	}
 	return a.Agents.Deployer.DeployAgent(ctx, sshdeploy.DeployParams{Target: t, HostUUID: p.HostUUID,
-		TemporalAddress: a.Agents.TemporalAddress, TemporalNamespace: a.Agents.TemporalNamespace, Config: a.Agents.Config})
+		TemporalAddress: a.Agents.TemporalAddress, TemporalNamespace: a.Agents.TemporalNamespace, Config: a.Agents.Config,
+		Driver: a.Agents.Driver})
 }
 
 // KVMUndeployAgent stops and removes the agent of a KVM host.

@@ -29,6 +29,7 @@ var ops = map[string]opFunc{
 	"AddSimulatorHost":                  addSimulatorHost,
 	"DeleteHostRecord":                  deleteHostRecord,
 	"AddKVMHost":                        addKVMHost,
+	"ForgetSSHPassword":                 forgetSSHPassword,
 	"AddImageStoreBackupStorage":        addImageStoreBS,
 	"DeleteBackupStorageRecord":         deleteBSRecord,
 	"CheckBackupStorageDeletable":       checkBSDeletable,

@@ -53,8 +53,14 @@ func buildAgent(t testing.TB) string {
 	if out, err := exec.Command("pkg-config", "--exists", "libvirt").CombinedOutput(); err != nil {
 		requireEnv(t, "ZCLOUD_REQUIRE_LIBVIRT", "libvirt-dev is not installed: %v %s", err, out)
 	}
+	return buildAgentWith(t, "-tags", "libvirt")
+}
+
+// buildAgentWith builds zcloud-hostworker with extra go build flags.
+func buildAgentWith(t testing.TB, flags ...string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "zcloud-hostworker")
-	cmd := exec.Command("go", "build", "-tags", "libvirt", "-o", bin, "github.com/zcloud/zcloud/cmd/zcloud-hostworker")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, "github.com/zcloud/zcloud/cmd/zcloud-hostworker")...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "build agent: %s", out)
 	return bin

@@ -48,6 +48,9 @@ type Config struct {
 	// AgentConfig holds extra settings written into every deployed agent's
 	// configuration (flag name → value).
 	AgentConfig map[string]string
+	// AgentDriver is the driver of deployed KVM agents: libvirt (empty) or
+	// sim (tests and demos that need no hypervisor).
+	AgentDriver string
 	Aliyun      aliyun.Config // hybrid cloud: secret key (or key file) and endpoint override
 }
 
@@ -90,7 +93,7 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 			addr = cfg.Temporal
 		}
 		acts.Agents = &db.AgentDeployment{Deployer: sshdeploy.New(cfg.AgentBinary, cfg.Logger), TemporalAddress: addr,
-			TemporalNamespace: cfg.Namespace, Config: cfg.AgentConfig}
+			TemporalNamespace: cfg.Namespace, Config: cfg.AgentConfig, Driver: cfg.AgentDriver}
 	}
 	if err = n.Store.EnsureNetworkProviders(ctx); err != nil {
 		return err

@@ -316,6 +316,9 @@ func (m *Manager) ensureIPsec(ctx context.Context, spec Spec) (int, string, erro
 		// --load-all replaces the loaded connections and secrets with the file's and unloads
 		// connections that are gone from it.
 		if out, err := m.swanctl(ctx, p, "--load-all", "--noprompt", "--clear", "--file", p.swanctlConf); err != nil {
+			// Forget the file, so that a retry finds it changed and loads it
+			// rather than taking the unloaded connections for done.
+			_ = os.Remove(p.swanctlConf)
 			return pid, plane, fmt.Errorf("load ipsec connections: %w: %s", err, out)
 		}
 		if err := m.terminateStale(ctx, p, conns); err != nil {

@@ -691,10 +691,10 @@ func randomHex(n int) string {
 
 // tail is the end of a log, for error messages.
 func tail(s string) string {
-	const max = 2000
+	const keep = 2000
 	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = "..." + s[len(s)-max:]
+	if len(s) > keep {
+		s = "..." + s[len(s)-keep:]
 	}
 	return s
 }

@@ -62,7 +62,7 @@ func psCombinationOK(types []string) bool {
 
 // attachPS attaches a primary storage to a cluster when the cluster's
 // combination of types stays allowed.
-func attachPS(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
+func attachPS(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
 	psUUID, clusterUUID := str(args, "primaryStorageUuid"), str(args, "clusterUuid")
 	if err := checkAttach(ctx, a, store.ResPSClusterRef, psUUID, clusterUUID); err != nil {
 		return activities.Result{}, err

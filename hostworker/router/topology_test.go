@@ -205,7 +205,7 @@ func httpServer(t *testing.T, nsName, addr, name string) func() {
 	}); err != nil {
 		t.Fatalf("listen %s in %s: %v", addr, nsName, err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, name) })}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	var once sync.Once

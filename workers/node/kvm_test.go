@@ -179,11 +179,7 @@ func (b *kvmBed) domains(h *testhost.Host) []string {
 	b.t.Helper()
 	out, err := h.Exec(b.t.Context(), "virsh", "-c", "qemu:///system", "list", "--all", "--name")
 	require.NoError(b.t, err, "%s", out)
-	var names []string
-	for _, l := range strings.Fields(string(out)) {
-		names = append(names, l)
-	}
-	return names
+	return strings.Fields(string(out))
 }
 
 func (b *kvmBed) mustCreate(path string, params map[string]any) map[string]any {

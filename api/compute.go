@@ -14,7 +14,7 @@ import (
 )
 
 // computeRoutes are the VM, volume and snapshot APIs beyond the core
-// lifecycle.
+// lifecycle, with the VM device APIs of vm_devices.go.
 var computeRoutes = routeSet{
 	queries: map[string]string{"QueryVolumeSnapshot": store.ResVolumeSnapshot},
 	ops:     []string{"CreateDataVolume", "UpdateVolume", "UpdateVolumeSnapshot", "AddLocalPrimaryStorage", "AddSharedMountPointPrimaryStorage"},
@@ -37,6 +37,14 @@ var computeRoutes = routeSet{
 		"AddKVMHostFromConfigFile":        (*Server).addHostsFromCSV,
 		"CheckKVMHostConfigFile":          (*Server).checkHostCSV,
 		"GetLocalStorageHostDiskCapacity": (*Server).localStorageCapacity,
+		"SetVmConsolePassword":            (*Server).setVMConsolePassword,
+		"DeleteVmConsolePassword":         (*Server).deleteVMConsolePassword,
+		"GetVmConsolePassword":            (*Server).getVMConsolePassword,
+		"GetVmConsoleAddress":             (*Server).getVMConsoleAddress,
+		"AttachIsoToVmInstance":           (*Server).attachISO,
+		"DetachIsoFromVmInstance":         (*Server).detachISO,
+		"SetVmBootOrder":                  (*Server).setVMBootOrder,
+		"GetVmBootOrder":                  (*Server).getVMBootOrder,
 		"AddNfsPrimaryStorage":            notSupported("NFS primary storage: this kernel can run neither an NFS server nor load the nfs client module, so it could not be tested here"),
 	},
 }

@@ -124,38 +124,34 @@ func (s *Server) addSimulatorHost(r *request) {
 		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
 }
 
-// addKVMHost keeps the SSH password out of the job's history: it is stored
-// before the job starts, and the job's compensation forgets it.
-func (s *Server) addKVMHost(r *request) {
+// sshOp is an add over SSH (a KVM host, an ImageStore backup storage): the
+// resource's UUID, and its operation with the SSH password left out. The
+// password is stored before the job starts, so that it never enters the
+// job's history; the job's compensation forgets it.
+func (s *Server) sshOp(r *request, op string) (string, activities.OpParams, bool) {
 	uuid := s.newResourceUUID(r)
 	r.params["uuid"] = uuid
 	if pw, _ := r.params["password"].(string); pw != "" {
 		if err := s.o.Store.SetSSHPassword(r.c.Request.Context(), uuid, pw); err != nil {
 			writeError(r.c, 0, err)
-			return
+			return "", activities.OpParams{}, false
 		}
 	}
 	delete(r.params, "password")
 	args, _ := json.Marshal(r.params)
-	s.startJob(r, workflows.AddHost, workflows.AddHostParams{HostUUID: uuid, Op: activities.OpParams{Op: "AddKVMHost", Args: args,
-		AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
+	return uuid, activities.OpParams{Op: op, Args: args, AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}, true
 }
 
-// addImageStoreBS keeps the SSH password out of the job's history, as
-// addKVMHost does.
-func (s *Server) addImageStoreBS(r *request) {
-	uuid := s.newResourceUUID(r)
-	r.params["uuid"] = uuid
-	if pw, _ := r.params["password"].(string); pw != "" {
-		if err := s.o.Store.SetSSHPassword(r.c.Request.Context(), uuid, pw); err != nil {
-			writeError(r.c, 0, err)
-			return
-		}
+func (s *Server) addKVMHost(r *request) {
+	if uuid, op, ok := s.sshOp(r, "AddKVMHost"); ok {
+		s.startJob(r, workflows.AddHost, workflows.AddHostParams{HostUUID: uuid, Op: op})
 	}
-	delete(r.params, "password")
-	args, _ := json.Marshal(r.params)
-	s.startJob(r, workflows.AddBackupStorage, workflows.AddBSParams{BSUUID: uuid, Op: activities.OpParams{Op: "AddImageStoreBackupStorage",
-		Args: args, AccountUUID: r.session.AccountUUID, SystemTags: r.systemTags, UserTags: r.userTags}})
+}
+
+func (s *Server) addImageStoreBS(r *request) {
+	if uuid, op, ok := s.sshOp(r, "AddImageStoreBackupStorage"); ok {
+		s.startJob(r, workflows.AddBackupStorage, workflows.AddBSParams{BSUUID: uuid, Op: op})
+	}
 }
 
 func (s *Server) deleteBackupStorage(r *request) {

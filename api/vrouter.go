@@ -25,6 +25,7 @@ var routerChangeAPIs = []string{
 	"UpdateVirtualRouterOffering", "UpdateVip", "UpdateEip", "UpdatePortForwardingRule", "UpdateLoadBalancer",
 	"UpdateLoadBalancerListener", "UpdateIPsecConnection", "UpdateVRouterRouteTable",
 	"ChangeVipState", "ChangeEipState", "ChangePortForwardingRuleState", "ChangeIPSecConnectionState",
+	"SetVipQos", "DeleteVipQos",
 }
 
 // routerRoutes are the router appliance's own APIs.

@@ -101,6 +101,10 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActDeleteVolumeSnapshot, a.DeleteVolumeSnapshot},
 		{hostapi.ActCreateVolumeFromSnapshot, a.CreateVolumeFromSnapshot},
 		{hostapi.ActStorageCapacity, a.StorageCapacity},
+		{hostapi.ActGetVMConsole, a.GetVMConsole},
+		{hostapi.ActSetVMConsolePassword, a.SetVMConsolePassword},
+		{hostapi.ActAttachISO, a.AttachISO},
+		{hostapi.ActDetachISO, a.DetachISO},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -327,6 +331,56 @@ func (a *Agent) checkSnapshot(op string, vol hostapi.VolumeSpec, snapshotUUID st
 		return a.fail(op, models.Invalid("snapshot uuid is empty"))
 	}
 	return nil
+}
+
+// GetVMConsole is hostapi.ActGetVMConsole.
+func (a *Agent) GetVMConsole(ctx context.Context, p hostapi.GetVMConsoleParams) (hostapi.VMConsole, error) {
+	const op = hostapi.ActGetVMConsole
+	if p.VMUUID == "" {
+		return hostapi.VMConsole{}, a.fail(op, models.Invalid("vm uuid is empty"))
+	}
+	return call(ctx, a, op, p.VMUUID, func(ctx context.Context) (hostapi.VMConsole, error) {
+		return a.driver.VMConsole(ctx, p.VMUUID)
+	})
+}
+
+// SetVMConsolePassword is hostapi.ActSetVMConsolePassword.
+func (a *Agent) SetVMConsolePassword(ctx context.Context, p hostapi.SetVMConsolePasswordParams) (hostapi.SetVMConsolePasswordResult, error) {
+	const op = hostapi.ActSetVMConsolePassword
+	if p.VMUUID == "" {
+		return hostapi.SetVMConsolePasswordResult{}, a.fail(op, models.Invalid("vm uuid is empty"))
+	}
+	if err := hostapi.ValidateConsolePassword(p.Password); err != nil {
+		return hostapi.SetVMConsolePasswordResult{}, a.fail(op, err)
+	}
+	return call(ctx, a, op, p.VMUUID, func(ctx context.Context) (hostapi.SetVMConsolePasswordResult, error) {
+		live, err := a.driver.SetVMConsolePassword(ctx, p.VMUUID, p.Password)
+		return hostapi.SetVMConsolePasswordResult{Live: live}, err
+	})
+}
+
+// AttachISO is hostapi.ActAttachISO; it heartbeats while the ISO downloads.
+func (a *Agent) AttachISO(ctx context.Context, p hostapi.AttachISOParams) error {
+	const op = hostapi.ActAttachISO
+	if p.VMUUID == "" || p.ISO.ImageUUID == "" || p.ISO.URL == "" {
+		return a.fail(op, models.Invalid("vm uuid, iso image uuid and url are required"))
+	}
+	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.AttachISO(ctx, p.VMUUID, p.ISO)
+	})
+	return err
+}
+
+// DetachISO is hostapi.ActDetachISO.
+func (a *Agent) DetachISO(ctx context.Context, p hostapi.DetachISOParams) error {
+	const op = hostapi.ActDetachISO
+	if p.VMUUID == "" {
+		return a.fail(op, models.Invalid("vm uuid is empty"))
+	}
+	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.DetachISO(ctx, p.VMUUID)
+	})
+	return err
 }
 
 // vmOp runs a driver operation on one VM and reports the power state it left.

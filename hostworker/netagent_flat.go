@@ -60,6 +60,8 @@ func (f *FlatNet) Register(r worker.ActivityRegistry) {
 		{netapi.ActDeleteDHCP, f.DeleteDHCP},
 		{netapi.ActApplySecurityGroups, f.ApplySecurityGroups},
 		{netapi.ActRemoveNIC, f.RemoveNIC},
+		{netapi.ActEnsureEIP, f.EnsureEIP},
+		{netapi.ActDeleteEIP, f.DeleteEIP},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -213,7 +215,7 @@ func (f *FlatNet) SetDHCP(ctx context.Context, p netapi.SetDHCPParams) error {
 	return f.run(ctx, netapi.ActSetDHCP, p.HostUUID, func(ctx context.Context) error {
 		d := p.DHCP
 		spec := network.DHCPSpec{L3UUID: d.L3UUID, Bridge: d.Bridge, Uplink: d.Uplink, ServerIP: d.ServerIP,
-			Gateway: d.Gateway, DNS: d.DNS, Domain: d.Domain, MTU: d.MTU}
+			Gateway: d.Gateway, DNS: d.DNS, Domain: d.Domain, MTU: d.MTU, ServeDNS: d.ServeDNS}
 		for _, h := range d.Hosts {
 			mac, err := net.ParseMAC(h.MAC)
 			if err != nil {
@@ -252,5 +254,26 @@ func (f *FlatNet) ApplySecurityGroups(ctx context.Context, p netapi.ApplySecurit
 func (f *FlatNet) RemoveNIC(ctx context.Context, p netapi.RemoveNICParams) error {
 	return f.run(ctx, netapi.ActRemoveNIC, p.HostUUID, func(ctx context.Context) error {
 		return f.host.RemoveNIC(ctx, p.Device)
+	})
+}
+
+// EnsureEIP is netapi.ActEnsureEIP.
+func (f *FlatNet) EnsureEIP(ctx context.Context, p netapi.EnsureEIPParams) error {
+	return f.run(ctx, netapi.ActEnsureEIP, p.HostUUID, func(ctx context.Context) error {
+		e := p.EIP
+		mac, err := net.ParseMAC(e.GuestMAC)
+		if err != nil {
+			return fmt.Errorf("eip %s guest mac %q: %w: %w", e.UUID, e.GuestMAC, err, models.ErrInvalid)
+		}
+		return f.host.EnsureEIP(ctx, network.EIPSpec{UUID: e.UUID, VIP: e.VIP, PublicBridge: e.PublicBridge, PublicGateway: e.PublicGateway,
+			PrivateBridge: e.PrivateBridge, PrivateGateway: e.PrivateGateway, GuestIP: e.GuestIP, GuestMAC: mac, GuestDevice: e.GuestDevice,
+			InboundBandwidth: e.InboundBandwidth, OutboundBandwidth: e.OutboundBandwidth})
+	})
+}
+
+// DeleteEIP is netapi.ActDeleteEIP.
+func (f *FlatNet) DeleteEIP(ctx context.Context, p netapi.DeleteEIPParams) error {
+	return f.run(ctx, netapi.ActDeleteEIP, p.HostUUID, func(ctx context.Context) error {
+		return f.host.DeleteEIP(ctx, p.EIPUUID)
 	})
 }

@@ -147,3 +147,21 @@ func TestFlatNetL2(t *testing.T) {
 	_, err = nl.LinkByName("vxlan42")
 	require.Error(t, err, "the vxlan device went with its bridge")
 }
+
+// TestFlatNetEIPErrors checks the EIP activities' typed errors: "not
+// supported" on agents without host networking, and a bad guest MAC
+// refused as invalid, not retried.
+func TestFlatNetEIPErrors(t *testing.T) {
+	var none *FlatNet
+	var ae *temporal.ApplicationError
+	err := none.DeleteEIP(t.Context(), netapi.DeleteEIPParams{EIPUUID: "0123456789abcdef"})
+	require.True(t, errors.As(err, &ae), "got %v", err)
+	require.Equal(t, hostapi.ErrTypeUnsupported, ae.Type())
+
+	f := NewFlatNet("host-1", &network.Host{}, "", nil)
+	err = f.EnsureEIP(t.Context(), netapi.EnsureEIPParams{HostUUID: "host-1", EIP: netapi.FlatEIP{UUID: "0123456789abcdef", GuestMAC: "not-a-mac"}})
+	require.True(t, errors.As(err, &ae), "got %v", err)
+	require.Equal(t, hostapi.ErrTypeInvalid, ae.Type())
+	require.True(t, ae.NonRetryable())
+	require.ErrorContains(t, err, "guest mac")
+}

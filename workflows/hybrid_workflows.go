@@ -17,10 +17,13 @@ const ErrTypeAliyunRetry = "AliyunRetryable"
 // remoteCtx runs an Alibaba call as a regular activity on the control
 // plane's queue: remote calls are slow and may be throttled, so they get
 // Temporal's retry with exponential backoff (business errors are final).
+// One such activity makes a few calls of at most the client timeout (10 s)
+// each, so 30 s bounds it: a worker that dies mid-call is noticed then, and
+// the activity runs again with the same ClientToken (no second resource).
 func remoteCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           activities.TaskQueue,
-		StartToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: remoteTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        200 * time.Millisecond,
 			BackoffCoefficient:     2,
@@ -30,6 +33,9 @@ func remoteCtx(ctx workflow.Context) workflow.Context {
 		},
 	})
 }
+
+// remoteTimeout bounds one remote (non-heartbeating) Alibaba activity.
+const remoteTimeout = 30 * time.Second
 
 // waitCtx runs a long wait for an asynchronous Alibaba state: it
 // heartbeats every poll, so a dead worker is noticed in 30 s.
@@ -108,6 +114,8 @@ var readyStates = map[string][]string{
 	KindVSwitch:    {"Available"},
 	KindEip:        {"Available"},
 	KindRouteEntry: {"Available", "Created"},
+	// A new router interface is Idle until StartConnection pairs it.
+	KindRouterInterface: {"Idle"},
 }
 
 // HybridCreateWorkflow creates one remote resource (VPC, VSwitch, security
@@ -186,19 +194,23 @@ func HybridDeleteRemoteWorkflow(ctx workflow.Context, p HybridParams) (res hybri
 // RegisterHybrid registers the hybrid cloud's workflows under their names.
 func RegisterHybrid(w workflowRegistry) {
 	for name, fn := range map[string]any{
-		HybridAddKey:          HybridAddKeyWorkflow,
-		HybridRead:            HybridReadWorkflow,
-		HybridSync:            HybridSyncWorkflow,
-		HybridAddDataCenter:   HybridAddDataCenterWorkflow,
-		HybridAddIdentityZone: HybridAddIdentityZoneWorkflow,
-		HybridCreate:          HybridCreateWorkflow,
-		HybridDeleteRemote:    HybridDeleteRemoteWorkflow,
-		HybridCreateEcs:       HybridCreateEcsWorkflow,
-		HybridEcsOp:           HybridEcsOpWorkflow,
-		HybridEipOp:           HybridEipOpWorkflow,
-		HybridCreateEcsImage:  HybridCreateEcsImageWorkflow,
-		HybridRecord:          HybridRecordWorkflow,
-		HybridAddVpnConfig:    HybridAddVpnConfigWorkflow,
+		HybridAddKey:             HybridAddKeyWorkflow,
+		HybridRead:               HybridReadWorkflow,
+		HybridSync:               HybridSyncWorkflow,
+		HybridAddDataCenter:      HybridAddDataCenterWorkflow,
+		HybridAddIdentityZone:    HybridAddIdentityZoneWorkflow,
+		HybridCreate:             HybridCreateWorkflow,
+		HybridDeleteRemote:       HybridDeleteRemoteWorkflow,
+		HybridCreateEcs:          HybridCreateEcsWorkflow,
+		HybridEcsOp:              HybridEcsOpWorkflow,
+		HybridEipOp:              HybridEipOpWorkflow,
+		HybridCreateEcsImage:     HybridCreateEcsImageWorkflow,
+		HybridRecord:             HybridRecordWorkflow,
+		HybridAddVpnConfig:       HybridAddVpnConfigWorkflow,
+		HybridUpdateRemote:       HybridUpdateRemoteWorkflow,
+		HybridConnectInterfaces:  HybridConnectInterfacesWorkflow,
+		HybridInterconnect:       HybridInterconnectWorkflow,
+		HybridDeleteInterconnect: HybridDeleteInterconnectWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

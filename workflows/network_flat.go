@@ -245,6 +245,39 @@ func leaveNetwork(ctx workflow.Context, clusterUUID string) {
 	}
 }
 
+// flatEIPChange gates the flat EIP steps added to released workflows
+// (router changes; VM lifecycle steps only when a VM has a flat EIP).
+const flatEIPChange = "2026-11-25-flat-eip"
+
+func flatEIPOn(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, flatEIPChange, workflow.DefaultVersion, 1) == 1
+}
+
+// placeFlatEIPs plans the flat EIPs of p and converges the hosts: removals
+// first (an EIP leaving a host), then ensures. The plan is stored in out
+// (when not nil) as soon as it is known, so that a compensation can plan
+// the same EIPs again.
+func placeFlatEIPs(ctx workflow.Context, p netapi.EIPPlanParams, out *netapi.EIPPlan) error {
+	var plan netapi.EIPPlan
+	if err := local(ctx, netapi.NetEIPPlan, p, &plan); err != nil {
+		return err
+	}
+	if out != nil {
+		*out = plan
+	}
+	for _, d := range plan.Delete {
+		if err := onHost(ctx, d.HostUUID, netapi.ActDeleteEIP, d, nil); err != nil {
+			return err
+		}
+	}
+	for _, e := range plan.Ensure {
+		if err := onHost(ctx, e.HostUUID, netapi.ActEnsureEIP, e, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // applyHostPlan converges a host to a plan: DHCP servers first (so a guest
 // booting finds its lease), then firewalls.
 func applyHostPlan(ctx workflow.Context, hostUUID string, p netapi.HostPlan) error {
@@ -268,6 +301,19 @@ func applyHostPlan(ctx workflow.Context, hostUUID string, p netapi.HostPlan) err
 	}
 	for _, r := range p.Remove {
 		if err := onHost(ctx, r.HostUUID, netapi.ActRemoveNIC, r, nil); err != nil {
+			return err
+		}
+	}
+	if len(p.EIPs)+len(p.DeleteEIPs) == 0 || !flatEIPOn(ctx) {
+		return nil
+	}
+	for _, d := range p.DeleteEIPs {
+		if err := onHost(ctx, d.HostUUID, netapi.ActDeleteEIP, d, nil); err != nil {
+			return err
+		}
+	}
+	for _, e := range p.EIPs {
+		if err := onHost(ctx, e.HostUUID, netapi.ActEnsureEIP, e, nil); err != nil {
 			return err
 		}
 	}

@@ -20,25 +20,43 @@ func RegisterRouter(w workflowRegistry) {
 // recomputed from the database. If a router fails to converge, the journal
 // puts every row back and the routers are converged to the previous state.
 func RouterChangeWorkflow(ctx workflow.Context, p RouterChangeParams) (res activities.Result, err error) {
+	return routerChange(ctx, workflow.GetInfo(ctx).WorkflowExecution.ID, p)
+}
+
+// routerChange is a router change journaled under key, unique per change.
+func routerChange(ctx workflow.Context, journal string, p RouterChangeParams) (res activities.Result, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
 			s.compensate(ctx)
 		}
 	}()
-	key := RouterKey{Key: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	key := RouterKey{Key: journal}
 	var ap RouterApplyResult
 	if err = local(ctx, ActRouterApply, RouterApplyParams{Key: key.Key, RouterChangeParams: p}, &ap); err != nil {
 		return res, err
 	}
+	var eips *netapi.EIPPlan // flat EIPs placed, planned again after an undo
 	s.add(func(ctx workflow.Context) error {
 		if err := local(ctx, ActRouterUndo, key, nil); err != nil {
 			return err
 		}
-		return ensureRouters(ctx, ap.Routers)
+		if err := ensureRouters(ctx, ap.Routers); err != nil {
+			return err
+		}
+		if eips == nil || len(eips.EIPs)+len(eips.NICs) == 0 {
+			return nil
+		}
+		return placeFlatEIPs(ctx, netapi.EIPPlanParams{EIPs: eips.EIPs, NICs: eips.NICs}, nil)
 	})
 	if err = ensureRouters(ctx, ap.Routers); err != nil {
 		return res, err
+	}
+	if flatEIPOn(ctx) {
+		eips = &netapi.EIPPlan{}
+		if err = placeFlatEIPs(ctx, netapi.EIPPlanParams{Key: key.Key}, eips); err != nil {
+			return res, err
+		}
 	}
 	if ferr := local(ctx, ActRouterForget, key, nil); ferr != nil {
 		workflow.GetLogger(ctx).Warn("cannot forget router change journal", "error", ferr)
@@ -167,4 +185,21 @@ func RouterLifecycleWorkflow(ctx workflow.Context, p RouterOpParams) (res activi
 		return res, err
 	}
 	return inventory(ctx, "VirtualRouterVm", p.RouterUUID, "inventory")
+}
+
+// vmServicesChange gates the release of a VM's NIC services added to the
+// released VM destroy and expunge workflows.
+const vmServicesChange = "2026-11-25-release-vm-nic-services"
+
+// releaseVMNicServices detaches the EIPs and port forwarding rules of a
+// VM's NICs and removes them from load balancers (ZStack does so when a VM
+// is destroyed), converging the routers serving them; the change is undone
+// if a router fails.
+func releaseVMNicServices(ctx workflow.Context, vmUUID, step string) error {
+	if workflow.GetVersion(ctx, vmServicesChange, workflow.DefaultVersion, 1) != 1 {
+		return nil
+	}
+	key := workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + step + "/" + vmUUID
+	_, err := routerChange(ctx, key, RouterChangeParams{Op: "ReleaseVmNicServices", Args: []byte(`{"vmInstanceUuid":"` + vmUUID + `"}`)})
+	return err
 }

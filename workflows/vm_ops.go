@@ -159,6 +159,12 @@ func DestroyVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Resul
 	if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMDestroyed, SetHost: true}, nil); err != nil {
 		return res, err
 	}
+	// networking (issue 4): the destroyed VM's NICs leave their EIPs, port
+	// forwarding rules and load balancers. The VM is gone whatever happens,
+	// so a failure (undone by the change itself) is logged; expunge retries.
+	if rerr := releaseVMNicServices(ctx, p.VMUUID, "destroy"); rerr != nil {
+		workflow.GetLogger(ctx).Warn("services of the destroyed vm's nics not released", "vm_uuid", p.VMUUID, "error", rerr)
+	}
 	if policy == models.DeletePolicyDirect {
 		return ExpungeVMWorkflow(ctx, p)
 	}
@@ -179,6 +185,11 @@ func ExpungeVMWorkflow(ctx workflow.Context, p VMOpParams) (res activities.Resul
 	var s saga
 	defer finish(ctx, &s, &err)
 	if _, err = transition(ctx, &s, p.VMUUID, models.VMEventExpunge); err != nil {
+		return res, err
+	}
+	// networking (issue 4): no service may keep a reference to the NICs
+	// about to be deleted; a failure stops the expunge.
+	if err = releaseVMNicServices(ctx, p.VMUUID, "expunge"); err != nil {
 		return res, err
 	}
 	var spec activities.VMSpecResult

@@ -490,6 +490,8 @@ func (a *Activities) Create(ctx context.Context, p workflows.HybridParams) (work
 		return a.createVpnConnection(ctx, p, token)
 	case workflows.KindRouteEntry:
 		return a.createRouteEntry(ctx, p, token)
+	case workflows.KindRouterInterface:
+		return a.createRouterInterface(ctx, p, token)
 	default:
 		return ref, wrap(models.Invalid("cannot create %s", p.What))
 	}
@@ -575,7 +577,8 @@ func (a *Activities) Delete(ctx context.Context, ref workflows.RemoteRef) error 
 	}
 	switch ref.Kind {
 	case workflows.KindVpc, workflows.KindVSwitch, workflows.KindSecurityGroup, workflows.KindInstance, workflows.KindEip,
-		workflows.KindImage, workflows.KindOssBucket, workflows.KindUserGateway, workflows.KindVpnConnection, workflows.KindRouteEntry:
+		workflows.KindImage, workflows.KindOssBucket, workflows.KindUserGateway, workflows.KindVpnConnection, workflows.KindRouteEntry,
+		workflows.KindVbr, workflows.KindRouterInterface:
 		return c.waitFor(ctx, ref, nil, true)
 	}
 	return nil
@@ -642,6 +645,10 @@ func (a *Activities) Action(ctx context.Context, p workflows.ActionParams) error
 	c, err := a.connFor(ctx, p.Ref.AccountUUID, p.Ref.Region)
 	if err != nil {
 		return wrap(err)
+	}
+	switch p.Ref.Kind {
+	case workflows.KindVbr, workflows.KindRouterInterface, workflows.KindVpnConnection:
+		return a.actionExpress(ctx, c, p)
 	}
 	if p.Ref.Kind == workflows.KindEip {
 		cl, err := c.vpc()
@@ -768,12 +775,12 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &e); err != nil {
 			return ref, wrap(err)
 		}
-		vr, dc, err := a.vrouterOf(ctx, e.VirtualRouterUUID)
+		tableID, dc, err := a.routeTableOf(ctx, e.VRouterType, e.VirtualRouterUUID)
 		if err != nil {
 			return ref, err
 		}
 		ref.Kind, ref.ID, ref.Region = workflows.KindRouteEntry, e.RouteEntryID, dc.RegionID
-		ref.Extra = map[string]string{"routeTableId": vr.RouteTableID, "vRouterUuid": vr.UUID}
+		ref.Extra = map[string]string{"routeTableId": tableID, "vRouterUuid": e.VirtualRouterUUID, "vRouterType": e.VRouterType}
 		return ref, nil
 	case store.ResUserVpnGateway:
 		var g models.VpcUserVpnGateway
@@ -801,6 +808,8 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 		}
 		ref.Kind, ref.ID = workflows.KindOssBucket, b.BucketName
 		return ref, dcOf(b.DataCenterUUID)
+	case store.ResVirtualBorderRouter, store.ResAliyunRouterIface:
+		return a.lookupExpress(ctx, p, ref)
 	case store.ResEcsImage:
 		var im models.EcsImage
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &im); err != nil {

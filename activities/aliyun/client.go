@@ -144,6 +144,10 @@ func (a *Activities) Register(w worker.Registry) {
 		workflows.ActAliyunUploadImage:     a.UploadImage,
 		workflows.ActAliyunDeleteObject:    a.DeleteObject,
 		workflows.ActHybridAddVpnConfig:    a.AddVpnConfig,
+		workflows.ActInterconnectPlan:      a.InterconnectPlan,
+		workflows.ActInterconnectIPsec:     a.InterconnectIPsec,
+		workflows.ActInterconnectRecord:    a.InterconnectRecord,
+		workflows.ActInterconnectLookup:    a.InterconnectLookup,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

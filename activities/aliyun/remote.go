@@ -28,6 +28,8 @@ type remote struct {
 	CGW    *vpc.CustomerGateway
 	VCO    *vpc.VpnConnectionInDescribeVpnConnections
 	Route  *vpc.RouteEntry
+	VBR    *vpc.VirtualBorderRouterType
+	RI     *vpc.RouterInterfaceType
 }
 
 func jsonList(ids ...string) string {
@@ -138,6 +140,8 @@ func (c *conn) describe(ctx context.Context, kind, id string) (remote, bool, err
 		}
 	case workflows.KindVpnGateway, workflows.KindUserGateway, workflows.KindVpnConnection:
 		return c.describeVpn(ctx, kind, id)
+	case workflows.KindVbr, workflows.KindRouterInterface:
+		return c.describeExpress(ctx, kind, id)
 	case workflows.KindRouteEntry:
 		return remote{}, false, fmt.Errorf("describe: a route entry needs its table; use describeRef")
 	case workflows.KindOssBucket:
@@ -250,6 +254,8 @@ func (c *conn) deleteRemote(ctx context.Context, ref workflows.RemoteRef) error 
 			return cerr
 		}
 		err = c.ossCall(ctx, "DeleteBucket", func() error { return cl.DeleteBucket(ref.ID) })
+	case workflows.KindVbr, workflows.KindRouterInterface:
+		err = c.deleteExpress(ctx, ref)
 	case workflows.KindRouteEntry:
 		cl, cerr := c.vpc()
 		if cerr != nil {

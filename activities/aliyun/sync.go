@@ -159,9 +159,11 @@ func (a *Activities) Record(ctx context.Context, p workflows.RecordParams) (acti
 		uuid, err = a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, "bucket_name", ref.ID, ref.UUID, &e, ref.AccountUUID)
 	case workflows.KindUserGateway, workflows.KindVpnConnection:
 		res, uuid, err = a.recordVpn(ctx, r, p)
+	case workflows.KindVbr, workflows.KindRouterInterface:
+		res, uuid, err = a.recordExpress(ctx, r, p)
 	case workflows.KindRouteEntry:
 		res = store.ResAliyunRouteEntry
-		e := routeEntity(r.Route, ref.Extra["vRouterUuid"])
+		e := routeEntity(r.Route, ref.Extra["vRouterUuid"], ref.Extra["vRouterType"])
 		uuid, err = a.store.UpsertRemote(ctx, res, "virtual_router_uuid", e.VirtualRouterUUID, "route_entry_id", e.RouteEntryID, ref.UUID, &e, ref.AccountUUID)
 	default:
 		return activities.Result{}, wrap(models.Invalid("cannot record %s", ref.Kind))
@@ -204,6 +206,8 @@ func (a *Activities) Sync(ctx context.Context, p workflows.HybridParams) (activi
 		return a.syncVRouter(ctx, p)
 	case workflows.KindRouteEntry:
 		return a.syncRouteEntries(ctx, p)
+	case workflows.KindVbr, workflows.KindRouterInterface:
+		return a.syncExpress(ctx, p)
 	}
 	return activities.Result{}, wrap(models.Invalid("cannot sync %s", p.What))
 }

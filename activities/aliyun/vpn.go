@@ -116,15 +116,12 @@ func (a *Activities) createVpnConnection(ctx context.Context, p workflows.Hybrid
 	if err != nil {
 		return ref, err
 	}
-	ikeJSON, _ := json.Marshal(map[string]any{"Psk": psk, "IkeVersion": ike.Version, "IkeMode": ike.Mode, "IkeEncAlg": encAlg(ike.EncodeAlgorithm),
-		"IkeAuthAlg": ike.AuthAlgorithm, "IkePfs": ike.Pfs, "IkeLifetime": ike.Lifetime})
-	ipsecJSON, _ := json.Marshal(map[string]any{"IpsecEncAlg": encAlg(ipsec.EncodeAlgorithm), "IpsecAuthAlg": ipsec.AuthAlgorithm,
-		"IpsecPfs": ipsec.Pfs, "IpsecLifetime": ipsec.Lifetime})
+	ikeJSON := ikeConfigJSON(ike, psk)
 	req := vpc.CreateCreateVpnConnectionRequest()
 	req.RegionId, req.VpnGatewayId, req.CustomerGatewayId, req.Name = dc.RegionID, gw.GatewayID, ugw.GatewayID, str(p.Args, "name")
 	req.LocalSubnet, req.RemoteSubnet, req.ClientToken = str(p.Args, "localCidr"), str(p.Args, "remoteCidr"), token
 	req.EffectImmediately = requests.NewBoolean(str(p.Args, "active") == "true")
-	req.IkeConfig, req.IpsecConfig = string(ikeJSON), string(ipsecJSON)
+	req.IkeConfig, req.IpsecConfig = ikeJSON, ipsecJSON(ipsec)
 	var resp *vpc.CreateVpnConnectionResponse
 	if err := c.call(ctx, "CreateVpnConnection", func() (err error) { resp, err = cl.CreateVpnConnection(req); return }); err != nil {
 		return ref, err
@@ -150,6 +147,20 @@ func (a *Activities) recordVpn(ctx context.Context, r remote, p workflows.Record
 			DataCenterUUID: dc, UserGatewayUUID: models.Ref(str(p.Args, "userGatewayUuid")), VpnGatewayUUID: models.Ref(str(p.Args, "vpnGatewayUuid")),
 			LocalSubnet: r.VCO.LocalSubnet, RemoteSubnet: r.VCO.RemoteSubnet, IkeConfigUUID: models.Ref(str(p.Args, "ikeConfUuid")),
 			IpsecConfigUUID: models.Ref(str(p.Args, "ipsecConfUuid")), Description: models.Ref(str(p.Args, "description")), CreateDate: now, LastOpDate: now}
+		var old models.VpcVpnConnection
+		if ref.UUID != "" && a.store.Get(ctx, store.ResVpnConnection, ref.UUID, &old) == nil {
+			// A re-record after an update keeps what the update did not name.
+			keep := func(dst *models.Ref, was models.Ref) {
+				if *dst == "" {
+					*dst = was
+				}
+			}
+			keep(&e.UserGatewayUUID, old.UserGatewayUUID)
+			keep(&e.VpnGatewayUUID, old.VpnGatewayUUID)
+			keep(&e.IkeConfigUUID, old.IkeConfigUUID)
+			keep(&e.IpsecConfigUUID, old.IpsecConfigUUID)
+			keep(&e.Description, old.Description)
+		}
 		uuid, err := a.store.UpsertRemote(ctx, store.ResVpnConnection, "data_center_uuid", dc, "connection_id", e.ConnectionID, ref.UUID, &e, ref.AccountUUID)
 		return store.ResVpnConnection, uuid, err
 	}
@@ -318,4 +329,32 @@ func encAlg(zs string) string {
 		return "aes256"
 	}
 	return zs
+}
+
+// ikeConfigJSON is Alibaba's IkeConfig parameter for an IKE configuration
+// and its (decrypted) pre-shared key.
+func ikeConfigJSON(ike models.VpcVpnIkeConfig, psk string) string {
+	b, _ := json.Marshal(map[string]any{"Psk": psk, "IkeVersion": ike.Version, "IkeMode": ike.Mode, "IkeEncAlg": encAlg(ike.EncodeAlgorithm),
+		"IkeAuthAlg": ike.AuthAlgorithm, "IkePfs": ike.Pfs, "IkeLifetime": ike.Lifetime})
+	return string(b)
+}
+
+// ikeJSON decrypts an IKE configuration's pre-shared key into Alibaba's
+// IkeConfig parameter.
+func (a *Activities) ikeJSON(ike models.VpcVpnIkeConfig) (string, error) {
+	if a.secrets == nil {
+		return "", wrap(errNoSecrets())
+	}
+	psk, err := a.secrets.decrypt(ike.Psk)
+	if err != nil {
+		return "", err
+	}
+	return ikeConfigJSON(ike, psk), nil
+}
+
+// ipsecJSON is Alibaba's IpsecConfig parameter for an IPsec configuration.
+func ipsecJSON(ipsec models.VpcVpnIpSecConfig) string {
+	b, _ := json.Marshal(map[string]any{"IpsecEncAlg": encAlg(ipsec.EncodeAlgorithm), "IpsecAuthAlg": ipsec.AuthAlgorithm,
+		"IpsecPfs": ipsec.Pfs, "IpsecLifetime": ipsec.Lifetime})
+	return string(b)
 }

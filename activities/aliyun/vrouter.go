@@ -49,15 +49,33 @@ func (a *Activities) vrouterOf(ctx context.Context, uuid string) (models.VpcVirt
 	return vr, dc, wrap(err)
 }
 
-// createRouteEntry adds a custom route to a VRouter's table; the next hop
-// is an ECS instance or a VPN gateway of the inventory.
+// routeTableOf resolves the router a route entry belongs to: a VPC's
+// VRouter (vRouterType vrouter) or a VBR (vbr). It answers the router's
+// route table and region.
+func (a *Activities) routeTableOf(ctx context.Context, vRouterType, uuid string) (tableID string, dc models.DataCenter, err error) {
+	switch vRouterType {
+	case "", "vrouter":
+		vr, dc, err := a.vrouterOf(ctx, uuid)
+		return vr.RouteTableID, dc, err
+	case workflows.KindVbr:
+		var v models.VirtualBorderRouter
+		if err := a.store.Get(ctx, store.ResVirtualBorderRouter, uuid, &v); err != nil {
+			return "", dc, wrap(err)
+		}
+		dc, err := a.dataCenter(ctx, v.DataCenterUUID)
+		return v.RouteTableID, dc, wrap(err)
+	}
+	return "", dc, wrap(&models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
+		Message: "not supported: route entries of a " + vRouterType, Details: "vRouterType is vrouter or vbr", Cause: errors.ErrUnsupported})
+}
+
+// createRouteEntry adds a custom route to a VRouter's or VBR's table; the
+// next hop is an ECS instance, a VPN gateway or a router interface of the
+// inventory.
 func (a *Activities) createRouteEntry(ctx context.Context, p workflows.HybridParams, token string) (workflows.RemoteRef, error) {
 	ref := workflows.RemoteRef{Kind: workflows.KindRouteEntry, UUID: p.UUID, AccountUUID: p.AccountUUID}
-	if t := str(p.Args, "vRouterType"); t != "" && t != "vrouter" {
-		return ref, wrap(&models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
-			Message: "not supported: route entries of a " + t, Details: "only VPC VRouters (vRouterType vrouter)", Cause: errors.ErrUnsupported})
-	}
-	vr, dc, err := a.vrouterOf(ctx, str(p.Args, "vRouterUuid"))
+	vrType := orDefault(str(p.Args, "vRouterType"), "vrouter")
+	tableID, dc, err := a.routeTableOf(ctx, vrType, str(p.Args, "vRouterUuid"))
 	if err != nil {
 		return ref, err
 	}
@@ -76,9 +94,15 @@ func (a *Activities) createRouteEntry(ctx context.Context, p workflows.HybridPar
 			return ref, wrap(err)
 		}
 		hop = g.GatewayID
+	case "RouterInterface":
+		var ri models.AliyunRouterInterface
+		if err := a.store.Get(ctx, store.ResAliyunRouterIface, str(p.Args, "nextHopUuid"), &ri); err != nil {
+			return ref, wrap(err)
+		}
+		hop = ri.RouterInterfaceID
 	default:
 		return ref, wrap(&models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
-			Message: "not supported: next hop type " + hopType, Details: "Instance and VpnGateway are", Cause: errors.ErrUnsupported})
+			Message: "not supported: next hop type " + hopType, Details: "Instance, VpnGateway and RouterInterface are", Cause: errors.ErrUnsupported})
 	}
 	c, err := a.connFor(ctx, p.AccountUUID, dc.RegionID)
 	if err != nil {
@@ -89,24 +113,24 @@ func (a *Activities) createRouteEntry(ctx context.Context, p workflows.HybridPar
 		return ref, err
 	}
 	req := vpc.CreateCreateRouteEntryRequest()
-	req.RegionId, req.RouteTableId, req.DestinationCidrBlock = dc.RegionID, vr.RouteTableID, str(p.Args, "dstCidrBlock")
+	req.RegionId, req.RouteTableId, req.DestinationCidrBlock = dc.RegionID, tableID, str(p.Args, "dstCidrBlock")
 	req.NextHopType, req.NextHopId, req.ClientToken = hopType, hop, token
 	var resp *vpc.CreateRouteEntryResponse
 	if err := c.call(ctx, "CreateRouteEntry", func() (err error) { resp, err = cl.CreateRouteEntry(req); return }); err != nil {
 		return ref, err
 	}
 	ref.ID, ref.Region = resp.RouteEntryId, dc.RegionID
-	ref.Extra = map[string]string{"routeTableId": vr.RouteTableID, "vRouterUuid": vr.UUID}
+	ref.Extra = map[string]string{"routeTableId": tableID, "vRouterUuid": str(p.Args, "vRouterUuid"), "vRouterType": vrType}
 	return ref, nil
 }
 
-func routeEntity(e *vpc.RouteEntry, vrUUID string) models.VpcVirtualRouteEntry {
+func routeEntity(e *vpc.RouteEntry, vrUUID, vrType string) models.VpcVirtualRouteEntry {
 	now := models.Now()
 	hop := e.InstanceId
 	if hop == "" && len(e.NextHops.NextHop) > 0 {
 		hop = e.NextHops.NextHop[0].NextHopId
 	}
-	return models.VpcVirtualRouteEntry{RouteEntryID: e.RouteEntryId, Type: e.Type, VRouterType: "vrouter", Status: e.Status,
+	return models.VpcVirtualRouteEntry{RouteEntryID: e.RouteEntryId, Type: e.Type, VRouterType: orDefault(vrType, "vrouter"), Status: e.Status,
 		DestinationCidrBlock: e.DestinationCidrBlock, NextHopID: hop, VirtualRouterUUID: vrUUID, NextHopType: e.NextHopType,
 		CreateDate: now, LastOpDate: now}
 }
@@ -154,13 +178,10 @@ func (a *Activities) syncVRouter(ctx context.Context, p workflows.HybridParams) 
 	return a.list(ctx, store.ResAliyunVRouter, "vpcUuid", v.UUID)
 }
 
-// syncRouteEntries mirrors the routes of a VRouter's table.
+// syncRouteEntries mirrors the routes of a VRouter's or VBR's table.
 func (a *Activities) syncRouteEntries(ctx context.Context, p workflows.HybridParams) (activities.Result, error) {
-	if t := str(p.Args, "vRouterType"); t != "" && t != "vrouter" {
-		return activities.Result{}, wrap(&models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
-			Message: "not supported: route entries of a " + t, Cause: errors.ErrUnsupported})
-	}
-	vr, dc, err := a.vrouterOf(ctx, str(p.Args, "vRouterUuid"))
+	vrType, vrUUID := orDefault(str(p.Args, "vRouterType"), "vrouter"), str(p.Args, "vRouterUuid")
+	tableID, dc, err := a.routeTableOf(ctx, vrType, vrUUID)
 	if err != nil {
 		return activities.Result{}, err
 	}
@@ -168,21 +189,21 @@ func (a *Activities) syncRouteEntries(ctx context.Context, p workflows.HybridPar
 	if err != nil {
 		return activities.Result{}, wrap(err)
 	}
-	entries, err := c.routeEntries(ctx, vr.RouteTableID, "")
+	entries, err := c.routeEntries(ctx, tableID, "")
 	if err != nil {
 		return activities.Result{}, err
 	}
 	var seen []string
 	for i := range entries {
-		e := routeEntity(&entries[i], vr.UUID)
-		if _, err := a.store.UpsertRemote(ctx, store.ResAliyunRouteEntry, "virtual_router_uuid", vr.UUID, "route_entry_id", e.RouteEntryID,
-			models.NameUUID(store.ResAliyunRouteEntry, vr.UUID, e.RouteEntryID), &e, p.AccountUUID); err != nil {
+		e := routeEntity(&entries[i], vrUUID, vrType)
+		if _, err := a.store.UpsertRemote(ctx, store.ResAliyunRouteEntry, "virtual_router_uuid", vrUUID, "route_entry_id", e.RouteEntryID,
+			models.NameUUID(store.ResAliyunRouteEntry, vrUUID, e.RouteEntryID), &e, p.AccountUUID); err != nil {
 			return activities.Result{}, wrap(err)
 		}
 		seen = append(seen, e.RouteEntryID)
 	}
-	if _, err := a.store.DeleteStale(ctx, store.ResAliyunRouteEntry, "route_entry_id", seen, "virtual_router_uuid = ?", vr.UUID); err != nil {
+	if _, err := a.store.DeleteStale(ctx, store.ResAliyunRouteEntry, "route_entry_id", seen, "virtual_router_uuid = ?", vrUUID); err != nil {
 		return activities.Result{}, err
 	}
-	return a.list(ctx, store.ResAliyunRouteEntry, "virtualRouterUuid", vr.UUID)
+	return a.list(ctx, store.ResAliyunRouteEntry, "virtualRouterUuid", vrUUID)
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -32,6 +33,7 @@ func (a *Activities) registerNetworkHost(w worker.Registry) {
 		netapi.NetNICsPlan:   a.NetNICsPlan,
 		netapi.NetSGPrepare:  a.NetSGPrepare,
 		netapi.NetSGRestore:  a.NetSGRestore,
+		netapi.NetEIPPlan:    a.NetEIPPlan,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -242,15 +244,9 @@ func (a *Activities) flatDHCP(ctx context.Context, l3UUID string, nics []nicRow)
 	if err != nil {
 		return netapi.FlatDHCP{}, err
 	}
-	mask, err := netip.ParseAddr(ip.Netmask)
+	bits, err := maskBits(ip.Netmask)
 	if err != nil {
-		return netapi.FlatDHCP{}, models.Invalid("bad netmask %q of l3 network[uuid:%s]", ip.Netmask, l3UUID)
-	}
-	bits := 0
-	for _, b := range mask.AsSlice() {
-		for ; b&0x80 != 0; b <<= 1 {
-			bits++
-		}
+		return netapi.FlatDHCP{}, fmt.Errorf("l3 network[uuid:%s]: %w", l3UUID, err)
 	}
 	d := netapi.FlatDHCP{L3UUID: l3UUID, Bridge: spec.BridgeName(), Uplink: spec.UplinkName(), ServerIP: netip.PrefixFrom(addr, bits),
 		Domain: string(l3.DNSDomain), Hosts: []netapi.FlatDHCPHost{}}
@@ -271,6 +267,12 @@ func (a *Activities) flatDHCP(ctx context.Context, l3UUID string, nics []nicRow)
 			d.DNS = append(d.DNS, x)
 		}
 	}
+	n, err := a.Store.Count(ctx, "network_service_l3_refs", "l3_network_uuid = ? AND service_type = ? AND provider_uuid = ?",
+		l3UUID, models.ServiceDNS, flatProvider)
+	if err != nil {
+		return netapi.FlatDHCP{}, err
+	}
+	d.ServeDNS = n > 0
 	for _, n := range nics {
 		x, err := netip.ParseAddr(string(n.IP))
 		if err != nil {
@@ -333,6 +335,9 @@ func (a *Activities) NetHostPlan(ctx context.Context, p netapi.HostPlanParams) (
 		plan.DHCP = append(plan.DHCP, d)
 	}
 	for _, n := range nics {
+		if err := a.nicEIPs(ctx, p.HostUUID, n, p.Include, &plan); err != nil {
+			return plan, wrap(err)
+		}
 		if !p.Include {
 			plan.Remove = append(plan.Remove, netapi.RemoveNICParams{HostUUID: p.HostUUID, NICUUID: n.UUID, Device: netapi.TapName(n.UUID)})
 			continue
@@ -509,4 +514,226 @@ func (a *Activities) NetSGPrepare(ctx context.Context, p activities.OpParams) (n
 // NetSGRestore undoes a security group API's database change.
 func (a *Activities) NetSGRestore(ctx context.Context, s netapi.SGSnapshot) error {
 	return wrap(a.Store.RestoreSecurityGroups(ctx, s.Groups, s.Rows))
+}
+
+// maskBits is the prefix length of a dotted netmask.
+func maskBits(netmask string) (int, error) {
+	mask, err := netip.ParseAddr(netmask)
+	if err != nil || !mask.Is4() {
+		return 0, models.Invalid("bad netmask %q", netmask)
+	}
+	bits := 0
+	for _, b := range mask.AsSlice() {
+		for ; b&0x80 != 0; b <<= 1 {
+			bits++
+		}
+	}
+	return bits, nil
+}
+
+// flatEIPOn reports whether an L3 has the Flat provider's Eip service: its
+// VM NICs' EIPs are realised on their hosts, not by a router.
+func (a *Activities) flatEIPOn(ctx context.Context, l3UUID string) (bool, error) {
+	n, err := a.Store.Count(ctx, "network_service_l3_refs", "l3_network_uuid = ? AND service_type = ? AND provider_uuid = ?",
+		l3UUID, models.ServiceEip, flatProvider)
+	return n > 0, err
+}
+
+// flatEIPSpec is an EIP of a NIC as the NIC's host realises it.
+func (a *Activities) flatEIPSpec(ctx context.Context, e models.Eip, nic models.VMNic) (netapi.FlatEIP, error) {
+	var v models.Vip
+	if err := a.Store.Get(ctx, store.ResVip, e.VipUUID, &v); err != nil {
+		return netapi.FlatEIP{}, err
+	}
+	bad := func(what, val string) error {
+		return models.Invalid("eip[uuid:%s]: bad %s [%s]", e.UUID, what, val)
+	}
+	vip, err := netip.ParseAddr(v.IP)
+	if err != nil {
+		return netapi.FlatEIP{}, bad("vip", v.IP)
+	}
+	bits := v.PrefixLen
+	if bits == 0 {
+		if bits, err = maskBits(v.Netmask); err != nil {
+			return netapi.FlatEIP{}, err
+		}
+	}
+	guest, err := netip.ParseAddr(string(nic.IP))
+	if err != nil {
+		return netapi.FlatEIP{}, bad("guest ip", string(nic.IP))
+	}
+	gw, err := netip.ParseAddr(string(nic.Gateway))
+	if err != nil {
+		return netapi.FlatEIP{}, bad("gateway of vm nic", string(nic.Gateway))
+	}
+	gwBits, err := maskBits(string(nic.Netmask))
+	if err != nil {
+		return netapi.FlatEIP{}, err
+	}
+	out := netapi.FlatEIP{UUID: e.UUID, VIP: netip.PrefixFrom(vip, bits), PrivateGateway: netip.PrefixFrom(gw, gwBits), GuestIP: guest,
+		GuestMAC: nic.MAC, GuestDevice: netapi.TapName(nic.UUID)}
+	if pgw, err := netip.ParseAddr(v.Gateway); err == nil && out.VIP.Masked().Contains(pgw) {
+		out.PublicGateway = pgw
+	}
+	if out.PublicBridge, err = a.BridgeOfL3(ctx, v.L3NetworkUUID); err != nil {
+		return out, err
+	}
+	if out.PrivateBridge, err = a.BridgeOfL3(ctx, nic.L3NetworkUUID); err != nil {
+		return out, err
+	}
+	if out.PublicBridge == "" || out.PrivateBridge == "" {
+		return out, models.Invalid("eip[uuid:%s]: the vip's or the vm nic's l3 network has no l2 network", e.UUID)
+	}
+	var tags []string
+	if err := a.Store.DB().SelectContext(ctx, &tags, `SELECT tag FROM system_tags WHERE resource_uuid = ? AND tag LIKE 'vipQos::%' ORDER BY tag`, v.UUID); err != nil {
+		return out, err
+	}
+	for _, t := range tags {
+		if in, o, ok := store.ParseVipQosTag(t); ok {
+			out.InboundBandwidth, out.OutboundBandwidth = in, o
+		}
+	}
+	return out, nil
+}
+
+// vmHostOfNic is the networked host a NIC's VM runs on ("" when it is
+// stopped, gone, or on a host without host networking).
+func (a *Activities) vmHostOfNic(ctx context.Context, nicUUID string) (string, error) {
+	var hosts []string
+	if err := a.Store.DB().SelectContext(ctx, &hosts, `SELECT v.host_uuid FROM vm_instances v JOIN vm_nics n ON n.vm_instance_uuid = v.uuid
+		JOIN hosts h ON h.uuid = v.host_uuid WHERE n.uuid = ? AND h.hypervisor_type = ? AND v.state NOT IN ('Stopped', 'Destroyed')`,
+		nicUUID, HypervisorKVM); err != nil || len(hosts) == 0 {
+		return "", err
+	}
+	return hosts[0], nil
+}
+
+// nicEIPs are a host's flat EIP actions for a NIC: its EIP ensured when the
+// NIC's VM is counted on the host and the EIP is enabled on a flat L3,
+// removed otherwise.
+func (a *Activities) nicEIPs(ctx context.Context, hostUUID string, nic models.VMNic, include bool, plan *netapi.HostPlan) error {
+	var eips []models.Eip
+	if err := a.Store.DB().SelectContext(ctx, &eips, `SELECT * FROM eips WHERE vm_nic_uuid = ? ORDER BY uuid`, nic.UUID); err != nil || len(eips) == 0 {
+		return err
+	}
+	flat, err := a.flatEIPOn(ctx, nic.L3NetworkUUID)
+	if err != nil || !flat {
+		return err
+	}
+	for _, e := range eips {
+		if !include || e.State != models.StateEnabled {
+			plan.DeleteEIPs = append(plan.DeleteEIPs, netapi.DeleteEIPParams{HostUUID: hostUUID, EIPUUID: e.UUID})
+			continue
+		}
+		spec, err := a.flatEIPSpec(ctx, e, nic)
+		if err != nil {
+			return err
+		}
+		plan.EIPs = append(plan.EIPs, netapi.EnsureEIPParams{HostUUID: hostUUID, EIP: spec})
+	}
+	return nil
+}
+
+// NetEIPPlan places the flat EIPs a router change touched (read from its
+// journal: the EIP rows it changed and the NICs they were attached to) and
+// those named: each is ensured on the host of its running VM when it is
+// enabled and attached to a NIC of a flat L3 with the Eip service, and
+// deleted from every other host where one of the NICs' VMs runs.
+func (a *Activities) NetEIPPlan(ctx context.Context, p netapi.EIPPlanParams) (netapi.EIPPlan, error) {
+	plan := netapi.EIPPlan{EIPs: slices.Clone(p.EIPs), NICs: slices.Clone(p.NICs)}
+	if err := a.Faults.check(netapi.NetEIPPlan); err != nil {
+		return plan, wrap(err)
+	}
+	if p.Key != "" {
+		var raw []string
+		if err := a.Store.DB().SelectContext(ctx, &raw, `SELECT images FROM router_change_journal WHERE uuid = ?`,
+			models.NameUUID("RouterChange", p.Key)); err != nil {
+			return plan, wrap(err)
+		}
+		for _, r := range raw {
+			var images []store.RowImage
+			if err := json.Unmarshal([]byte(r), &images); err != nil {
+				return plan, wrap(fmt.Errorf("router change journal: %w", err))
+			}
+			for _, im := range images {
+				if im.Table == "vips" {
+					// A VIP's QoS changed: its EIPs converge.
+					var eips []string
+					if err := a.Store.DB().SelectContext(ctx, &eips, `SELECT uuid FROM eips WHERE vip_uuid = ?`, im.UUID); err != nil {
+						return plan, wrap(err)
+					}
+					plan.EIPs = append(plan.EIPs, eips...)
+					continue
+				}
+				if im.Table != "eips" {
+					continue
+				}
+				plan.EIPs = append(plan.EIPs, im.UUID)
+				if nic, ok := im.Row["vm_nic_uuid"].(string); ok && nic != "" {
+					plan.NICs = append(plan.NICs, nic)
+				}
+			}
+		}
+	}
+	desired := map[string]string{} // eip → host
+	for _, u := range plan.EIPs {
+		var e models.Eip
+		if err := a.Store.Get(ctx, store.ResEip, u, &e); err != nil {
+			if models.AsError(err).Kind == models.KindNotFound {
+				continue
+			}
+			return plan, wrap(err)
+		}
+		if e.VMNicUUID == "" {
+			continue
+		}
+		plan.NICs = append(plan.NICs, string(e.VMNicUUID))
+		var nic models.VMNic
+		if err := a.Store.Get(ctx, store.ResVMNic, string(e.VMNicUUID), &nic); err != nil {
+			if models.AsError(err).Kind == models.KindNotFound {
+				continue
+			}
+			return plan, wrap(err)
+		}
+		flat, err := a.flatEIPOn(ctx, nic.L3NetworkUUID)
+		if err != nil {
+			return plan, wrap(err)
+		}
+		host, err := a.vmHostOfNic(ctx, nic.UUID)
+		if err != nil {
+			return plan, wrap(err)
+		}
+		if !flat || host == "" || e.State != models.StateEnabled {
+			continue
+		}
+		spec, err := a.flatEIPSpec(ctx, e, nic)
+		if err != nil {
+			return plan, wrap(err)
+		}
+		desired[u] = host
+		plan.Ensure = append(plan.Ensure, netapi.EnsureEIPParams{HostUUID: host, EIP: spec})
+	}
+	slices.Sort(plan.EIPs)
+	plan.EIPs = slices.Compact(plan.EIPs)
+	slices.Sort(plan.NICs)
+	plan.NICs = slices.Compact(plan.NICs)
+	var hosts []string
+	for _, n := range plan.NICs {
+		h, err := a.vmHostOfNic(ctx, n)
+		if err != nil {
+			return plan, wrap(err)
+		}
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	slices.Sort(hosts)
+	for _, u := range plan.EIPs {
+		for _, h := range hosts {
+			if desired[u] != h {
+				plan.Delete = append(plan.Delete, netapi.DeleteEIPParams{HostUUID: h, EIPUUID: u})
+			}
+		}
+	}
+	return plan, nil
 }

@@ -67,7 +67,6 @@ var ops = map[string]opFunc{
 	"DeleteL2Network":                   deleteL2,
 	"CreateL3Network":                   createL3,
 	"UpdateL3Network":                   updateOp(store.ResL3Network, "name", "description", "dnsDomain"),
-	"DeleteL3Network":                   deleteOp(store.ResL3Network, "vm_nics", "l3_network_uuid"),
 	"AddIpRange":                        addIPRange,
 	"AddIpRangeByNetworkCidr":           addIPRange,
 	"DeleteIpRange":                     deleteOp(store.ResIPRange, "used_ips", "ip_range_uuid"),

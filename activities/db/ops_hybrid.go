@@ -12,40 +12,43 @@ import (
 // inventory, never Alibaba (the *Remote APIs are workflows of their own).
 // Updates of names and descriptions are local labels, as in ZStack.
 var hybridOps = map[string]opFunc{
-	"DeleteAliyunKeySecret":            deleteOp(store.ResHybridAccount, "", ""),
-	"DeleteHybridKeySecret":            deleteOp(store.ResHybridAccount, "", ""),
-	"UpdateAliyunKeySecret":            updateOp(store.ResHybridAccount, "name", "description"),
-	"UpdateHybridKeySecret":            updateOp(store.ResHybridAccount, "name", "description"),
-	"AttachHybridKey":                  setCurrentKey(true),
-	"AttachAliyunKey":                  setCurrentKey(true),
-	"DetachHybridKey":                  setCurrentKey(false),
-	"DetachAliyunKey":                  setCurrentKey(false),
-	"DeleteDataCenterInLocal":          deleteDataCenter,
-	"DeleteIdentityZoneInLocal":        deleteOp(store.ResIdentityZone, "ecs_vswitches", "identity_zone_uuid"),
-	"DeleteEcsVpcInLocal":              deleteOp(store.ResEcsVpc, "ecs_vswitches", "ecs_vpc_uuid"),
-	"DeleteEcsVSwitchInLocal":          deleteOp(store.ResEcsVSwitch, "ecs_instances", "ecs_vswitch_uuid"),
-	"DeleteEcsSecurityGroupInLocal":    deleteSecurityGroupLocal,
-	"DeleteEcsImageLocal":              deleteOp(store.ResEcsImage, "", ""),
-	"DeleteEcsInstanceLocal":           deleteOp(store.ResEcsInstance, "", ""),
-	"DeleteHybridEipFromLocal":         deleteOp(store.ResHybridEip, "", ""),
-	"UpdateEcsVpc":                     updateOp(store.ResEcsVpc, "name", "description"),
-	"UpdateEcsVSwitch":                 updateOp(store.ResEcsVSwitch, "name", "description"),
-	"UpdateEcsSecurityGroup":           updateOp(store.ResEcsSecurityGroup, "name", "description"),
-	"UpdateEcsImage":                   updateOp(store.ResEcsImage, "name", "description"),
-	"UpdateHybridEip":                  updateOp(store.ResHybridEip, "name", "description"),
-	"UpdateOssBucket":                  updateOp(store.ResOssBucket, "description"),
-	"DeleteOssBucketNameLocal":         deleteOp(store.ResOssBucket, "", ""),
-	"AttachOssBucketToEcsDataCenter":   setCurrentBucket(true),
-	"DetachOssBucketFromEcsDataCenter": setCurrentBucket(false),
-	"DeleteVpcIkeConfigLocal":          deleteOp(store.ResVpnIkeConfig, "vpc_vpn_connections", "ike_config_uuid"),
-	"DeleteVpcIpSecConfigLocal":        deleteOp(store.ResVpnIpSecConfig, "vpc_vpn_connections", "ipsec_config_uuid"),
-	"DeleteVpcUserVpnGatewayLocal":     deleteOp(store.ResUserVpnGateway, "vpc_vpn_connections", "user_gateway_uuid"),
-	"DeleteVpcVpnConnectionLocal":      deleteOp(store.ResVpnConnection, "", ""),
-	"DeleteVpcVpnGatewayLocal":         deleteOp(store.ResVpnGateway, "vpc_vpn_connections", "vpn_gateway_uuid"),
-	"UpdateVpcUserVpnGateway":          updateOp(store.ResUserVpnGateway, "name", "description"),
-	"UpdateVpcVpnGateway":              updateOp(store.ResVpnGateway, "name", "description"),
-	"DeleteVirtualRouterLocal":         deleteVRouterLocal,
-	"UpdateAliyunVirtualRouter":        updateOp(store.ResAliyunVRouter, "name", "description"),
+	"DeleteAliyunKeySecret":                            deleteOp(store.ResHybridAccount, "", ""),
+	"DeleteHybridKeySecret":                            deleteOp(store.ResHybridAccount, "", ""),
+	"UpdateAliyunKeySecret":                            updateOp(store.ResHybridAccount, "name", "description"),
+	"UpdateHybridKeySecret":                            updateOp(store.ResHybridAccount, "name", "description"),
+	"AttachHybridKey":                                  setCurrentKey(true),
+	"AttachAliyunKey":                                  setCurrentKey(true),
+	"DetachHybridKey":                                  setCurrentKey(false),
+	"DetachAliyunKey":                                  setCurrentKey(false),
+	"DeleteDataCenterInLocal":                          deleteDataCenter,
+	"DeleteIdentityZoneInLocal":                        deleteOp(store.ResIdentityZone, "ecs_vswitches", "identity_zone_uuid"),
+	"DeleteEcsVpcInLocal":                              deleteOp(store.ResEcsVpc, "ecs_vswitches", "ecs_vpc_uuid"),
+	"DeleteEcsVSwitchInLocal":                          deleteOp(store.ResEcsVSwitch, "ecs_instances", "ecs_vswitch_uuid"),
+	"DeleteEcsSecurityGroupInLocal":                    deleteSecurityGroupLocal,
+	"DeleteEcsImageLocal":                              deleteOp(store.ResEcsImage, "", ""),
+	"DeleteEcsInstanceLocal":                           deleteOp(store.ResEcsInstance, "", ""),
+	"DeleteHybridEipFromLocal":                         deleteOp(store.ResHybridEip, "", ""),
+	"UpdateEcsVpc":                                     updateOp(store.ResEcsVpc, "name", "description"),
+	"UpdateEcsVSwitch":                                 updateOp(store.ResEcsVSwitch, "name", "description"),
+	"UpdateEcsSecurityGroup":                           updateOp(store.ResEcsSecurityGroup, "name", "description"),
+	"UpdateEcsImage":                                   updateOp(store.ResEcsImage, "name", "description"),
+	"UpdateHybridEip":                                  updateOp(store.ResHybridEip, "name", "description"),
+	"UpdateOssBucket":                                  updateOp(store.ResOssBucket, "description"),
+	"DeleteOssBucketNameLocal":                         deleteOp(store.ResOssBucket, "", ""),
+	"AttachOssBucketToEcsDataCenter":                   setCurrentBucket(true),
+	"DetachOssBucketFromEcsDataCenter":                 setCurrentBucket(false),
+	"DeleteVpcIkeConfigLocal":                          deleteOp(store.ResVpnIkeConfig, "vpc_vpn_connections", "ike_config_uuid"),
+	"DeleteVpcIpSecConfigLocal":                        deleteOp(store.ResVpnIpSecConfig, "vpc_vpn_connections", "ipsec_config_uuid"),
+	"DeleteVpcUserVpnGatewayLocal":                     deleteOp(store.ResUserVpnGateway, "vpc_vpn_connections", "user_gateway_uuid"),
+	"DeleteVpcVpnConnectionLocal":                      deleteOp(store.ResVpnConnection, "", ""),
+	"DeleteVpcVpnGatewayLocal":                         deleteOp(store.ResVpnGateway, "vpc_vpn_connections", "vpn_gateway_uuid"),
+	"UpdateVpcUserVpnGateway":                          updateOp(store.ResUserVpnGateway, "name", "description"),
+	"UpdateVpcVpnGateway":                              updateOp(store.ResVpnGateway, "name", "description"),
+	"DeleteVirtualRouterLocal":                         deleteVRouterLocal,
+	"UpdateAliyunVirtualRouter":                        updateOp(store.ResAliyunVRouter, "name", "description"),
+	"DeleteVirtualBorderRouterLocal":                   deleteVbrLocal,
+	"DeleteAliyunRouterInterfaceLocal":                 deleteOp(store.ResAliyunRouterIface, "", ""),
+	"UpdateConnectionBetweenL3NetWorkAndAliyunVSwitch": updateOp(store.ResHybridConnection, "name", "description"),
 }
 
 // setCurrentBucket makes an OSS bucket its data center's upload bucket
@@ -115,4 +118,17 @@ func deleteVRouterLocal(ctx context.Context, a *Activities, args map[string]any,
 		return activities.Result{}, err
 	}
 	return activities.Result{}, a.Store.Delete(ctx, store.ResAliyunVRouter, uuid)
+}
+
+// deleteVbrLocal removes a VBR, its router interfaces and its route entries
+// from the inventory (Alibaba keeps them; a sync brings them back).
+func deleteVbrLocal(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
+	uuid := str(args, "uuid")
+	if _, err := a.Store.DeleteStale(ctx, store.ResAliyunRouteEntry, "uuid", nil, "virtual_router_uuid = ?", uuid); err != nil {
+		return activities.Result{}, err
+	}
+	if _, err := a.Store.DeleteStale(ctx, store.ResAliyunRouterIface, "uuid", nil, "virtual_router_uuid = ?", uuid); err != nil {
+		return activities.Result{}, err
+	}
+	return activities.Result{}, a.Store.Delete(ctx, store.ResVirtualBorderRouter, uuid)
 }

@@ -30,6 +30,7 @@ var networkOps = map[string]opFunc{
 	"AttachSecurityGroupToL3Network":    attachSecurityGroupToL3,
 	"DetachSecurityGroupFromL3Network":  detachOp(store.ResSecurityGroupL3, "securityGroupUuid", "l3NetworkUuid", store.ResSecurityGroup),
 	"AddVmNicToSecurityGroup":           addNICsToSecurityGroup,
+	"DeleteL3Network":                   deleteL3,
 	"DeleteVmNicFromSecurityGroup":      removeNICsFromSecurityGroup,
 }
 
@@ -480,4 +481,36 @@ func removeNICsFromSecurityGroup(ctx context.Context, a *Activities, args map[st
 		return activities.Result{}, err
 	}
 	return render(ctx, a, store.ResSecurityGroup, sgUUID)
+}
+
+// deleteL3 deletes an L3 network. Like ZStack it refuses while a VPC
+// router has a NIC on it or VIPs are allocated from it (besides VM NICs,
+// as every delete refuses dependents); the flat DHCP server's address,
+// which a host that never answered may have kept, is freed with it.
+func deleteL3(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
+	uuid := str(args, "uuid")
+	if ok, err := a.Store.Exists(ctx, store.ResL3Network, uuid); err != nil || !ok {
+		return activities.Result{}, err
+	}
+	var routers []string
+	if err := a.Store.DB().SelectContext(ctx, &routers, `SELECT vm_instance_uuid FROM virtual_router_nics WHERE l3_network_uuid = ? ORDER BY vm_instance_uuid`, uuid); err != nil {
+		return activities.Result{}, err
+	}
+	if len(routers) > 0 {
+		return activities.Result{}, models.Conflict("unable to delete l3 network[uuid:%s], because it's attached to vpc router[uuid:%s]; detach it from the router or delete the router first",
+			uuid, routers[0])
+	}
+	for _, dep := range []struct{ table, what string }{{"vm_nics", "vm nics"}, {"vips", "vips"}} {
+		n, err := a.Store.Count(ctx, dep.table, "l3_network_uuid = ?", uuid)
+		if err != nil {
+			return activities.Result{}, err
+		}
+		if n > 0 {
+			return activities.Result{}, models.Conflict("unable to delete l3 network[uuid:%s], because %d %s are on it; delete them first", uuid, n, dep.what)
+		}
+	}
+	if err := a.Store.ReleaseIPsOfNIC(ctx, dhcpServerOwner(uuid)); err != nil {
+		return activities.Result{}, err
+	}
+	return deleteOp(store.ResL3Network, "", "")(ctx, a, args, p)
 }

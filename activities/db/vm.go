@@ -333,6 +333,9 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 	out := activities.VMSpecResult{HostUUID: string(vm.HostUUID), CPU: int64(vm.CPUNum), Memory: vm.MemorySize, State: vm.State,
 		VolumeHosts: map[string]string{},
 		Spec:        hostapi.VMSpec{UUID: vm.UUID, Name: vm.Name, CPUNum: vm.CPUNum, MemorySize: vm.MemorySize, Platform: vm.Platform}}
+	if err := a.deviceSpec(ctx, &out.Spec); err != nil {
+		return out, err
+	}
 	vols, err := a.Store.VMVolumes(ctx, vm.UUID)
 	if err != nil {
 		return out, err

@@ -4,7 +4,11 @@
 // ZCloud's but models.
 package hostapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/zcloud/zcloud/models"
+)
 
 // QueuePrefix starts the name of every host's task queue.
 const QueuePrefix = "host-"
@@ -40,6 +44,11 @@ const (
 	ActRevertVolumeSnapshot     = "host.RevertVolumeSnapshot"
 	ActDeleteVolumeSnapshot     = "host.DeleteVolumeSnapshot"
 	ActCreateVolumeFromSnapshot = "host.CreateVolumeFromSnapshot"
+
+	ActGetVMConsole         = "host.GetVMConsole"
+	ActSetVMConsolePassword = "host.SetVMConsolePassword"
+	ActAttachISO            = "host.AttachISO"
+	ActDetachISO            = "host.DetachISO"
 )
 
 // Timeouts that every caller of a host activity uses. ScheduleToStart is
@@ -159,6 +168,41 @@ type VMSpec struct {
 	RootVolume  VolumeSpec   `json:"rootVolume"`
 	DataVolumes []VolumeSpec `json:"dataVolumes"`
 	NICs        []NICSpec    `json:"nics"`
+	// ConsolePassword protects the VNC console (at most 8 printable ASCII
+	// characters, the VNC limit); empty leaves it open.
+	ConsolePassword string `json:"consolePassword,omitempty"`
+	// ISO is the image in the VM's CD-ROM drive; nil leaves it empty.
+	ISO *ISOSpec `json:"iso,omitempty"`
+	// BootOrder lists ZStack's boot devices (BootCdRom, BootHardDisk,
+	// BootNetwork) in order; empty is hard disk then CD-ROM.
+	BootOrder []string `json:"bootOrder,omitempty"`
+}
+
+// ZStack's boot devices (VmBootDevice).
+const (
+	BootCdRom    = "CdRom"
+	BootHardDisk = "HardDisk"
+	BootNetwork  = "Network"
+)
+
+// ISOSpec is an ISO image the host fetches into its image cache, as it does
+// a root volume's image.
+type ISOSpec struct {
+	ImageUUID string `json:"imageUuid"`
+	URL       string `json:"url"`
+}
+
+// AttachISOParams inserts an ISO into a domain's CD-ROM drive: live when it
+// runs and in its definition. Inserting the ISO that is in succeeds.
+type AttachISOParams struct {
+	VMUUID string  `json:"vmUuid"`
+	ISO    ISOSpec `json:"iso"`
+}
+
+// DetachISOParams ejects the ISO from a domain's CD-ROM drive; an empty
+// drive, or a missing domain, is fine.
+type DetachISOParams struct {
+	VMUUID string `json:"vmUuid"`
 }
 
 // CreateVMParams defines a domain and, when Start is set, starts it.
@@ -299,4 +343,54 @@ type CreateVolumeFromSnapshotParams struct {
 	Volume       VolumeSpec `json:"volume"`
 	SnapshotUUID string     `json:"snapshotUuid,omitempty"`
 	Target       VolumeSpec `json:"target"`
+}
+
+// ConsoleVNC is the only console protocol hosts serve.
+const ConsoleVNC = "vnc"
+
+// GetVMConsoleParams asks where a running domain's console listens.
+type GetVMConsoleParams struct {
+	VMUUID string `json:"vmUuid"`
+}
+
+// VMConsole is where a running domain's console listens, read from the live
+// domain. Host is the listen address; "0.0.0.0" (or "::") means every
+// address of the host, and the control plane answers with the host's
+// management IP.
+type VMConsole struct {
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+}
+
+// SetVMConsolePasswordParams sets (or, when Password is empty, removes) the
+// console password in a domain's definition, and of its running display
+// when the hypervisor can change it there. Setting the password it has
+// succeeds; a missing domain is models.ErrNotFound.
+type SetVMConsolePasswordParams struct {
+	VMUUID   string `json:"vmUuid"`
+	Password string `json:"password"`
+}
+
+// SetVMConsolePasswordResult says whether the running display took the
+// password at once (Live); otherwise it takes effect on the next start,
+// as with ZStack. QEMU can change a display's password but neither add one
+// to an open display nor remove one.
+type SetVMConsolePasswordResult struct {
+	Live bool `json:"live"`
+}
+
+// ValidateConsolePassword checks a VNC password: at most 8 printable ASCII
+// characters without spaces (8 is the VNC protocol's limit); empty means
+// none.
+func ValidateConsolePassword(pw string) error {
+	if len(pw) > 8 {
+		return models.Invalid("console password has %d characters; vnc allows at most 8", len(pw))
+	}
+	for _, r := range pw {
+		if r < 0x21 || r > 0x7e {
+			return models.Invalid("console password may hold only printable ascii without spaces")
+		}
+	}
+	return nil
 }

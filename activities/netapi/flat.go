@@ -146,6 +146,9 @@ type FlatDHCP struct {
 	Domain   string         `json:"domain,omitempty"`
 	MTU      int            `json:"mtu,omitempty"`
 	Hosts    []FlatDHCPHost `json:"hosts"`
+	// ServeDNS (the L3 has the Flat DNS service): the server answers DNS
+	// on ServerIP, forwarding to DNS, and guests get ServerIP as DNS.
+	ServeDNS bool `json:"serveDns,omitempty"`
 }
 
 // SetDHCPParams converges an L3's DHCP server on a host.
@@ -271,6 +274,10 @@ type HostPlan struct {
 	DeleteDHCP []string                    `json:"deleteDhcp,omitempty"`
 	Firewalls  []ApplySecurityGroupsParams `json:"firewalls,omitempty"`
 	Remove     []RemoveNICParams           `json:"remove,omitempty"`
+	// EIPs are the flat EIPs of the VM's NICs to ensure on the host,
+	// DeleteEIPs those to remove from it.
+	EIPs       []EnsureEIPParams `json:"eips,omitempty"`
+	DeleteEIPs []DeleteEIPParams `json:"deleteEips,omitempty"`
 }
 
 // NICsPlanParams asks for the firewalls of NICs; ExcludeGroup computes them
@@ -292,4 +299,67 @@ type SGPrepareResult struct {
 	Groups   []string   `json:"groups"`
 	NICs     []string   `json:"nics"`
 	Snapshot SGSnapshot `json:"snapshot"`
+}
+
+// Flat EIP (FEATURES.md item 56, ZStack's flat EIP): realised on the host
+// running the VM as a namespace holding the VIP and the private gateway
+// (hostworker/network.EnsureEIP).
+const (
+	// ActEnsureEIP converges one flat EIP on a host.
+	ActEnsureEIP = "net.EnsureEIP"
+	// ActDeleteEIP removes one flat EIP from a host; deleting what is gone
+	// succeeds.
+	ActDeleteEIP = "net.DeleteEIP"
+	// NetEIPPlan computes where the flat EIPs a router change touched must
+	// be (and must no longer be).
+	NetEIPPlan = "db.NetEIPPlan"
+)
+
+// FlatEIP is one flat EIP on the host of its VM (hostworker/network.EIPSpec).
+type FlatEIP struct {
+	UUID           string       `json:"uuid"`
+	VIP            netip.Prefix `json:"vip"`
+	PublicBridge   string       `json:"publicBridge"`
+	PublicGateway  netip.Addr   `json:"publicGateway,omitzero"`
+	PrivateBridge  string       `json:"privateBridge"`
+	PrivateGateway netip.Prefix `json:"privateGateway"`
+	GuestIP        netip.Addr   `json:"guestIp"`
+	GuestMAC       string       `json:"guestMac"`
+	// GuestDevice is the NIC's tap (TapName of the NIC).
+	GuestDevice string `json:"guestDevice"`
+	// InboundBandwidth and OutboundBandwidth are bits per second (0:
+	// unlimited), from the VIP's QoS.
+	InboundBandwidth  uint64 `json:"inboundBandwidth,omitempty"`
+	OutboundBandwidth uint64 `json:"outboundBandwidth,omitempty"`
+}
+
+// EnsureEIPParams converges a flat EIP on a host.
+type EnsureEIPParams struct {
+	HostUUID string  `json:"hostUuid"`
+	EIP      FlatEIP `json:"eip"`
+}
+
+// DeleteEIPParams removes a flat EIP from a host.
+type DeleteEIPParams struct {
+	HostUUID string `json:"hostUuid"`
+	EIPUUID  string `json:"eipUuid"`
+}
+
+// EIPPlanParams names the flat EIPs to place: those a router change (its
+// journal Key) touched, plus EIPs; NICs are VM NICs they were or are
+// attached to, whose hosts may hold them.
+type EIPPlanParams struct {
+	Key  string   `json:"key,omitempty"`
+	EIPs []string `json:"eips,omitempty"`
+	NICs []string `json:"nics,omitempty"`
+}
+
+// EIPPlan is the desired placement: every EIP ensured on the host of its
+// running VM and deleted from every other host it may be on. EIPs and NICs
+// are everything considered, for planning again after an undo.
+type EIPPlan struct {
+	EIPs   []string          `json:"eips"`
+	NICs   []string          `json:"nics"`
+	Ensure []EnsureEIPParams `json:"ensure,omitempty"`
+	Delete []DeleteEIPParams `json:"delete,omitempty"`
 }

@@ -98,6 +98,23 @@ type Driver interface {
 	// snapshot (or as it is now when snapshotUUID is empty), or finds it
 	// made.
 	CreateVolumeFromSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string, target hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+
+	// VMConsole reports where a running domain's console listens, read from
+	// the live domain. A stopped domain is models.ErrConflict, a missing one
+	// models.ErrNotFound.
+	VMConsole(ctx context.Context, vmUUID string) (hostapi.VMConsole, error)
+	// SetVMConsolePassword sets (empty: removes) a domain's console
+	// password in its definition, and on its running display when the
+	// hypervisor can (it reports whether it did); setting the one it has
+	// succeeds. A missing domain is models.ErrNotFound.
+	SetVMConsolePassword(ctx context.Context, vmUUID, password string) (live bool, err error)
+	// AttachISO fetches iso into the image cache and inserts it into the
+	// domain's CD-ROM drive, live when it runs and in its definition; the
+	// ISO already in succeeds. A missing domain is models.ErrNotFound.
+	AttachISO(ctx context.Context, vmUUID string, iso hostapi.ISOSpec) error
+	// DetachISO ejects the domain's CD-ROM, live and in its definition; an
+	// empty drive or a missing domain is fine.
+	DetachISO(ctx context.Context, vmUUID string) error
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -206,6 +223,26 @@ func (Base) CreateVolumeFromSnapshot(context.Context, hostapi.VolumeSpec, string
 	return hostapi.InstantiateVolumeResult{}, unsupported()
 }
 
+// VMConsole is not supported.
+func (Base) VMConsole(context.Context, string) (hostapi.VMConsole, error) {
+	return hostapi.VMConsole{}, unsupported()
+}
+
+// SetVMConsolePassword is not supported.
+func (Base) SetVMConsolePassword(context.Context, string, string) (bool, error) {
+	return false, unsupported()
+}
+
+// AttachISO is not supported.
+func (Base) AttachISO(context.Context, string, hostapi.ISOSpec) error {
+	return unsupported()
+}
+
+// DetachISO is not supported.
+func (Base) DetachISO(context.Context, string) error {
+	return unsupported()
+}
+
 // ValidateVM checks what every driver needs of a VM spec: an identity,
 // CPUs, memory and a root volume.
 func ValidateVM(vm hostapi.VMSpec) error {
@@ -219,5 +256,5 @@ func ValidateVM(vm hostapi.VMSpec) error {
 	case vm.RootVolume.UUID == "":
 		return models.Invalid("vm %s has no root volume", vm.UUID)
 	}
-	return nil
+	return hostapi.ValidateConsolePassword(vm.ConsolePassword)
 }

@@ -17,6 +17,7 @@ const (
 	OptDomainType   = "domain-type"
 	OptGrace        = "grace"
 	OptProbeTimeout = "probe-timeout"
+	OptVNCListen    = "vnc-listen"
 )
 
 // ParseConfig builds a Config from driver options; durations are Go
@@ -46,8 +47,10 @@ func ParseConfig(options map[string]string) (Config, error) {
 			c.Grace, err = duration(k, v)
 		case OptProbeTimeout:
 			c.ProbeTimeout, err = duration(k, v)
+		case OptVNCListen:
+			c.VNCListen = v
 		default:
-			known := []string{OptURI, OptStorageDir, OptImageCache, OptDomainType, OptGrace, OptProbeTimeout}
+			known := []string{OptURI, OptStorageDir, OptImageCache, OptDomainType, OptGrace, OptProbeTimeout, OptVNCListen}
 			slices.Sort(known)
 			return Config{}, fmt.Errorf("unknown libvirt option %q (known: %v)", k, known)
 		}

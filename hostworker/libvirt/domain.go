@@ -186,7 +186,8 @@ func (d *Driver) domainSpec(vm hostapi.VMSpec, domainType string) (domainxml.Spe
 		CPUNum:      vm.CPUNum,
 		MemoryBytes: vm.MemorySize,
 		Platform:    platform,
-		Console:     domainxml.Console{SerialLogPath: d.consolePath(vm.UUID)},
+		Console: domainxml.Console{SerialLogPath: d.consolePath(vm.UUID),
+			VNC: true, VNCListen: d.cfg.VNCListen, VNCPassword: vm.ConsolePassword},
 	}
 	root := vm.RootVolume
 	root.DeviceID = 0
@@ -201,6 +202,22 @@ func (d *Driver) domainSpec(vm hostapi.VMSpec, domainType string) (domainxml.Spe
 			Format:     domainxml.FormatQCOW2,
 			DeviceID:   vol.DeviceID,
 		})
+	}
+	// One CD-ROM drive always, so that an ISO can be inserted into a
+	// running domain (IDE and SATA drives cannot be hot-plugged); defineXML
+	// puts the cached ISO in.
+	s.CDROMs = []domainxml.CDROM{{}}
+	for _, dev := range vm.BootOrder {
+		switch dev {
+		case hostapi.BootCdRom:
+			s.BootOrder = append(s.BootOrder, domainxml.BootCDROM)
+		case hostapi.BootHardDisk:
+			s.BootOrder = append(s.BootOrder, domainxml.BootHD)
+		case hostapi.BootNetwork:
+			s.BootOrder = append(s.BootOrder, domainxml.BootNetwork)
+		default:
+			return domainxml.Spec{}, models.Invalid("boot device %q is not %s, %s or %s", dev, hostapi.BootCdRom, hostapi.BootHardDisk, hostapi.BootNetwork)
+		}
 	}
 	for _, nic := range vm.NICs {
 		if nic.Bridge == "" {
@@ -230,6 +247,13 @@ func (d *Driver) defineXML(ctx context.Context, vm hostapi.VMSpec) (domXML strin
 	spec, err = d.domainSpec(vm, probed.DomainType)
 	if err != nil {
 		return "", spec, err
+	}
+	if vm.ISO != nil {
+		iso, err := d.cachedImage(ctx, vm.ISO.ImageUUID, vm.ISO.URL)
+		if err != nil {
+			return "", spec, fmt.Errorf("iso %s: %w", vm.ISO.ImageUUID, err)
+		}
+		spec.CDROMs[0].Path = iso.path
 	}
 	domXML, err = domainxml.Marshal(spec)
 	if err != nil {

@@ -71,6 +71,10 @@ type Config struct {
 	Grace time.Duration
 	// ProbeTimeout bounds the real KVM probe; zero means DefaultProbeTimeout.
 	ProbeTimeout time.Duration
+	// VNCListen is the address every domain's VNC console listens on: the
+	// host's management IP; empty means 0.0.0.0 (every address), which the
+	// control plane reports as the host's management IP.
+	VNCListen string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -94,6 +98,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, models.Invalid("storage dir %q is not an absolute path", c.StorageDir)
 	case !filepath.IsAbs(c.ImageCacheDir):
 		return c, models.Invalid("image cache dir %q is not an absolute path", c.ImageCacheDir)
+	case c.VNCListen != "" && !validIP(c.VNCListen):
+		return c, models.Invalid("vnc listen %q is not an ip address", c.VNCListen)
 	case c.Grace < 0 || c.ProbeTimeout < 0:
 		return c, models.Invalid("grace %s and probe timeout %s must not be negative", c.Grace, c.ProbeTimeout)
 	}

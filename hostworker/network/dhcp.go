@@ -44,6 +44,11 @@ type DHCPSpec struct {
 	DNS      []netip.Addr
 	Domain   string
 	MTU      int
+	// ServeDNS makes dnsmasq a DNS server on ServerIP (port 53) for the L3's guests, who get
+	// ServerIP as their DNS server: the hosts' names (and name.Domain) are answered from its
+	// hosts file, the Domain is never forwarded, everything else goes to DNS. Without it dnsmasq
+	// serves DHCP only and hands out DNS.
+	ServeDNS bool
 	// LeaseTime defaults to 24h.
 	LeaseTime time.Duration
 	Hosts     []DHCPHost
@@ -140,6 +145,11 @@ func (h *Host) EnsureDHCP(ctx context.Context, s DHCPSpec) error {
 	if err != nil {
 		return err
 	}
+	dnsChanged, err := writeDNSHosts(n, s.ServeDNS, s.Domain, s.Hosts)
+	if err != nil {
+		return err
+	}
+	hostsChanged = hostsChanged || dnsChanged
 	confChanged, err := writeIfChanged(filepath.Join(n.dir, "dnsmasq.conf"), dnsmasqConf(n, s))
 	if err != nil {
 		return err
@@ -179,8 +189,18 @@ func (h *Host) SetHostEntries(ctx context.Context, l3UUID string, entries []DHCP
 		return fmt.Errorf("dhcp of l3 %s is not running on this host", l3UUID)
 	}
 	changed, err := writeIfChanged(filepath.Join(n.dir, "hosts"), hostsFile(entries))
-	if err != nil || !changed {
+	if err != nil {
 		return err
+	}
+	if dom, err := os.ReadFile(filepath.Join(n.dir, "dns-domain")); err == nil {
+		dnsChanged, err := writeDNSHosts(n, true, strings.TrimSpace(string(dom)), entries)
+		if err != nil {
+			return err
+		}
+		changed = changed || dnsChanged
+	}
+	if !changed {
+		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("reload dnsmasq %d: %w", pid, err)
@@ -242,7 +262,9 @@ func dnsmasqConf(n dhcpNames, s DHCPSpec) []byte {
 	w("interface=%s", n.inner)
 	w("bind-interfaces")
 	w("except-interface=lo")
-	w("port=0")
+	if !s.ServeDNS {
+		w("port=0")
+	}
 	w("user=root")
 	w("pid-file=%s", filepath.Join(n.dir, "dnsmasq.pid"))
 	w("dhcp-leasefile=%s", filepath.Join(n.dir, "leases"))
@@ -253,7 +275,20 @@ func dnsmasqConf(n dhcpNames, s DHCPSpec) []byte {
 	if s.Gateway.IsValid() {
 		w("dhcp-option=option:router,%s", s.Gateway)
 	}
-	if len(s.DNS) > 0 {
+	switch {
+	case s.ServeDNS:
+		w("no-resolv")
+		w("no-hosts")
+		w("no-negcache")
+		w("addn-hosts=%s", filepath.Join(n.dir, "dns-hosts"))
+		for _, d := range s.DNS {
+			w("server=%s", d)
+		}
+		if s.Domain != "" {
+			w("local=/%s/", s.Domain)
+		}
+		w("dhcp-option=option:dns-server,%s", s.ServerIP.Addr())
+	case len(s.DNS) > 0:
 		var dns []string
 		for _, d := range s.DNS {
 			dns = append(dns, d.String())
@@ -268,6 +303,36 @@ func dnsmasqConf(n dhcpNames, s DHCPSpec) []byte {
 		w("dhcp-option=option:mtu,%d", s.MTU)
 	}
 	return []byte(b.String())
+}
+
+// writeDNSHosts writes (serve) or removes the DNS hosts file (`ip name name.domain` lines, which
+// dnsmasq answers from) and the domain it was written for, which SetHostEntries reuses.
+func writeDNSHosts(n dhcpNames, serve bool, domain string, entries []DHCPHost) (bool, error) {
+	file, dom := filepath.Join(n.dir, "dns-hosts"), filepath.Join(n.dir, "dns-domain")
+	if !serve {
+		for _, f := range []string{file, dom} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, fmt.Errorf("remove %s: %w", f, err)
+			}
+		}
+		return false, nil
+	}
+	if _, err := writeIfChanged(dom, []byte(domain+"\n")); err != nil {
+		return false, err
+	}
+	lines := []string{}
+	for _, e := range entries {
+		if e.Hostname == "" {
+			continue
+		}
+		line := e.IP.String() + " " + e.Hostname
+		if domain != "" {
+			line += " " + e.Hostname + "." + domain
+		}
+		lines = append(lines, line)
+	}
+	slices.Sort(lines)
+	return writeIfChanged(file, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 // hostsFile renders dnsmasq's dhcp-hostsfile (mac,ip[,hostname]), sorted for stable content.

@@ -1,7 +1,9 @@
 package network
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -112,6 +114,11 @@ func (h *Host) EnsureEIP(ctx context.Context, s EIPSpec) error {
 		return fmt.Errorf("netlink in %s: %w", n.ns, err)
 	}
 	defer inNL.Close()
+	for _, l := range []string{eipPubInner, eipPrivInner} {
+		if err := pinMAC(inNL, l, eipMAC(s.UUID, l)); err != nil {
+			return err
+		}
+	}
 	if err := eipRoute(inNL, s.PublicGateway); err != nil {
 		return err
 	}
@@ -146,6 +153,29 @@ func (h *Host) DeleteEIP(ctx context.Context, uuid string) error {
 		}
 	}
 	return h.deleteNamedNS(n.ns)
+}
+
+// eipMAC is the stable MAC of an EIP namespace's link: re-creating the EIP, here or on the
+// VM's next host, keeps the MAC that the outside and the guest hold in their ARP caches for the
+// VIP and the gateway (locally administered, unicast, from the EIP's UUID).
+func eipMAC(uuid, link string) net.HardwareAddr {
+	h := sha256.Sum256([]byte(uuid + "/" + link))
+	return net.HardwareAddr{0x0a, 0x5e, h[0], h[1], h[2], h[3]}
+}
+
+// pinMAC gives a link the MAC mac unless it has it.
+func pinMAC(nl *netlink.Handle, name string, mac net.HardwareAddr) error {
+	l, err := nl.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	if bytes.Equal(l.Attrs().HardwareAddr, mac) {
+		return nil
+	}
+	if err := nl.LinkSetHardwareAddr(l, mac); err != nil {
+		return fmt.Errorf("set mac %s on %s: %w", mac, name, err)
+	}
+	return nil
 }
 
 // eipRoute makes the namespace's default route point at gw, or removes it when gw is unset.

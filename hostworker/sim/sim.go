@@ -51,6 +51,9 @@ type Driver struct {
 	snapshots map[string]map[string]int64
 	// peers finds the driver a migration URI names; nil: no migration.
 	peers func(uri string) *Driver
+	// consolePorts holds the VNC port of each running domain, handed out
+	// like libvirt's autoport: the lowest free one from 5900 (console.go).
+	consolePorts map[string]int
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -62,13 +65,14 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("sim config: %w", err)
 	}
 	d := &Driver{
-		cpuNum:      cfg.CPUNum,
-		memoryBytes: cfg.MemoryBytes,
-		latency:     maps.Clone(cfg.Latency),
-		failures:    maps.Clone(cfg.Failures),
-		domains:     map[string]VM{},
-		volumes:     map[string]Volume{},
-		snapshots:   map[string]map[string]int64{},
+		cpuNum:       cfg.CPUNum,
+		memoryBytes:  cfg.MemoryBytes,
+		latency:      maps.Clone(cfg.Latency),
+		failures:     maps.Clone(cfg.Failures),
+		domains:      map[string]VM{},
+		volumes:      map[string]Volume{},
+		snapshots:    map[string]map[string]int64{},
+		consolePorts: map[string]int{},
 	}
 	if d.cpuNum == 0 {
 		d.cpuNum = DefaultCPUNum
@@ -333,6 +337,11 @@ func sameVM(a, b hostapi.VMSpec) bool {
 func cloneVM(vm hostapi.VMSpec) hostapi.VMSpec {
 	vm.DataVolumes = slices.Clone(vm.DataVolumes)
 	vm.NICs = slices.Clone(vm.NICs)
+	vm.BootOrder = slices.Clone(vm.BootOrder)
+	if vm.ISO != nil {
+		iso := *vm.ISO
+		vm.ISO = &iso
+	}
 	return vm
 }
 

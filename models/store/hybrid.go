@@ -34,6 +34,9 @@ const (
 	ResVpnConnection        = "VpcVpnConnection"
 	ResAliyunVRouter        = "VpcVirtualRouter"
 	ResAliyunRouteEntry     = "VpcVirtualRouteEntry"
+	ResVirtualBorderRouter  = "VirtualBorderRouter"
+	ResAliyunRouterIface    = "AliyunRouterInterface"
+	ResHybridConnection     = "ConnectionRelationShip"
 )
 
 // hybrid is the hybrid cloud's domain: Alibaba resources share the query,
@@ -58,6 +61,9 @@ var hybrid = domain{
 		{ResVpnConnection, "vpc_vpn_connections", models.VpcVpnConnection{}},
 		{ResAliyunVRouter, "vpc_virtual_routers", models.VpcVirtualRouter{}},
 		{ResAliyunRouteEntry, "vpc_virtual_route_entries", models.VpcVirtualRouteEntry{}},
+		{ResVirtualBorderRouter, "virtual_border_routers", models.VirtualBorderRouter{}},
+		{ResAliyunRouterIface, "aliyun_router_interfaces", models.AliyunRouterInterface{}},
+		{ResHybridConnection, "hybrid_connections", models.HybridConnection{}},
 	},
 	relations: map[string][]Relation{
 		ResDataCenter: {

@@ -1199,14 +1199,22 @@ func CreateEip(j *Journal, a ChangeArgs, owner string) (ChangeResult, error) {
 			return res, err
 		}
 		e.VMNicUUID, e.GuestIP = models.Ref(nic), models.Ref(ip)
-		res.Routers = []string{router}
+		res.Routers = routerList(router)
 	}
 	return res, j.createResource("eips", ResEip, e.UUID, owner, &e)
 }
 
 func (j *Journal) eipNic(nicUUID string, v models.Vip, eipUUID string) (ip, router string, err error) {
-	if ip, router, err = j.guestNic(nicUUID, v); err != nil {
-		return
+	flat, err := j.flatEipNic(nicUUID, v)
+	switch {
+	case err != nil:
+		return "", "", err
+	case flat != "":
+		ip = flat
+	default:
+		if ip, router, err = j.guestNic(nicUUID, v); err != nil {
+			return
+		}
 	}
 	n, err := j.count("eips", "vm_nic_uuid = ? AND uuid <> ?", nicUUID, eipUUID)
 	if err != nil {
@@ -1218,8 +1226,48 @@ func (j *Journal) eipNic(nicUUID string, v models.Vip, eipUUID string) (ip, rout
 	return ip, router, nil
 }
 
+// flatEipNic resolves a VM NIC whose EIP its host realises: a NIC on an
+// L3 with the Flat provider's Eip service that no router serves. It
+// returns the NIC's IP, or "" for NICs that are not such. The VIP must be
+// on a public L3 other than the NIC's.
+func (j *Journal) flatEipNic(nicUUID string, v models.Vip) (string, error) {
+	var nic models.VMNic
+	if err := j.get(&nic, "vm_nics", "VmNic", nicUUID); err != nil {
+		return "", err
+	}
+	n, err := j.count("network_service_l3_refs", "l3_network_uuid = ? AND service_type = ? AND provider_uuid = ?",
+		nic.L3NetworkUUID, models.ServiceEip, models.NameUUID("NetworkServiceProvider", models.ProviderFlat))
+	if err != nil || n == 0 {
+		return "", err
+	}
+	if r, err := j.routerOfL3(nic.L3NetworkUUID); err != nil || r != "" {
+		return "", err
+	}
+	if nic.IP == "" {
+		return "", models.Invalid("vm nic[uuid:%s] has no ip", nicUUID)
+	}
+	var l3 models.L3Network
+	if err := j.get(&l3, "l3_networks", "L3Network", v.L3NetworkUUID); err != nil {
+		return "", err
+	}
+	if v.L3NetworkUUID == nic.L3NetworkUUID || l3.Category != "Public" {
+		return "", models.Invalid("vip[uuid:%s] is on l3 network[uuid:%s]; the eip of vm nic[uuid:%s] on flat l3 network[uuid:%s] needs a vip of another, public l3 network",
+			v.UUID, v.L3NetworkUUID, nicUUID, nic.L3NetworkUUID)
+	}
+	return string(nic.IP), nil
+}
+
+// routerList is router as a list ("" for none: a flat EIP).
+func routerList(router string) []string {
+	if router == "" {
+		return nil
+	}
+	return []string{router}
+}
+
 // AttachEip binds an EIP to a VM NIC on a VPC L3 of a router whose public
-// network is the VIP's.
+// network is the VIP's, or on a flat L3 with the Flat Eip service (its
+// host realises it).
 func AttachEip(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 	var e models.Eip
 	if err := j.get(&e, "eips", "Eip", a.Str("eipUuid")); err != nil {
@@ -1241,7 +1289,7 @@ func AttachEip(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Routers = []string{router}
+	res.Routers = routerList(router)
 	return res, j.update("eips", e.UUID, map[string]any{"vm_nic_uuid": nic, "guest_ip": ip})
 }
 
@@ -1974,4 +2022,112 @@ func ChangeState(table, res, what string) Change {
 		}
 		return ChangeResult{Resource: res, UUID: uuid, Key: "inventory", Routers: rs}, j.update(table, uuid, map[string]any{"state": state})
 	}
+}
+
+// ReleaseVMNicServices detaches every service reference of a VM's NICs
+// (vmInstanceUuid): EIPs and port forwarding rules are detached, load
+// balancer backends removed, as ZStack does when a VM is destroyed. The
+// routers serving them converge without them.
+func ReleaseVMNicServices(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
+	var nics []string
+	if err := j.tx.SelectContext(j.ctx, &nics, `SELECT uuid FROM vm_nics WHERE vm_instance_uuid = ? ORDER BY uuid`, a.Str("vmInstanceUuid")); err != nil {
+		return ChangeResult{}, err
+	}
+	var res ChangeResult
+	for _, nic := range nics {
+		rs, err := j.routersOfNic(nic)
+		if err != nil {
+			return res, err
+		}
+		for _, t := range []string{"eips", "port_forwarding_rules"} {
+			var ids []string
+			if err := j.tx.SelectContext(j.ctx, &ids, `SELECT uuid FROM `+t+` WHERE vm_nic_uuid = ? ORDER BY uuid`, nic); err != nil {
+				return res, err
+			}
+			for _, id := range ids {
+				res.Routers = append(res.Routers, rs...)
+				if err := j.update(t, id, map[string]any{"vm_nic_uuid": nil, "guest_ip": nil}); err != nil {
+					return res, err
+				}
+			}
+		}
+		var lbs []string
+		if err := j.tx.SelectContext(j.ctx, &lbs, `SELECT DISTINCT l.load_balancer_uuid FROM load_balancer_listener_nic_refs r
+			JOIN load_balancer_listeners l ON l.uuid = r.listener_uuid WHERE r.vm_nic_uuid = ? ORDER BY l.load_balancer_uuid`, nic); err != nil {
+			return res, err
+		}
+		for _, lb := range lbs {
+			lrs, err := j.lbRouters(lb)
+			if err != nil {
+				return res, err
+			}
+			res.Routers = append(res.Routers, lrs...)
+		}
+		if err := j.deleteWhere("load_balancer_listener_nic_refs", "vm_nic_uuid = ?", nic); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// vipQosTag prefixes the system tag holding a VIP's QoS
+// (vipQos::inboundBandwidth::<bit/s>::outboundBandwidth::<bit/s>).
+const vipQosTag = "vipQos::"
+
+// VipQosTag renders a VIP's QoS tag.
+func VipQosTag(inbound, outbound int64) string {
+	return fmt.Sprintf("%sinboundBandwidth::%d::outboundBandwidth::%d", vipQosTag, inbound, outbound)
+}
+
+// ParseVipQosTag reads a VIP's QoS tag (bits per second; 0: unlimited).
+func ParseVipQosTag(tag string) (inbound, outbound uint64, ok bool) {
+	_, err := fmt.Sscanf(tag, vipQosTag+"inboundBandwidth::%d::outboundBandwidth::%d", &inbound, &outbound)
+	return inbound, outbound, err == nil
+}
+
+// SetVipQos records a VIP's bandwidth limits (bit/s, either may be 0 for
+// none), which the hosts of its flat EIPs apply with tc. Per-port QoS and
+// QoS on a VIP served by a VPC router are not supported.
+func SetVipQos(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
+	var v models.Vip
+	if err := j.get(&v, "vips", "Vip", a.Str("uuid")); err != nil {
+		return ChangeResult{}, err
+	}
+	if a.Int("port") != 0 {
+		return ChangeResult{}, models.Invalid("not supported: vip qos per port (vip[uuid:%s] port %d); set it for the whole vip", v.UUID, a.Int("port"))
+	}
+	rs, err := j.vipRouters(v.UUID)
+	if err != nil {
+		return ChangeResult{}, err
+	}
+	if len(rs) > 0 {
+		return ChangeResult{}, models.Invalid("not supported: vip qos on vip[uuid:%s] served by vpc router[uuid:%s]", v.UUID, rs[0])
+	}
+	in, out := int64(a.Int("inboundBandwidth")), int64(a.Int("outboundBandwidth"))
+	if in == 0 && out == 0 {
+		return ChangeResult{}, models.Invalid("vip qos needs inboundBandwidth or outboundBandwidth")
+	}
+	if err := j.deleteWhere("system_tags", "resource_uuid = ? AND tag LIKE ?", v.UUID, vipQosTag+"%"); err != nil {
+		return ChangeResult{}, err
+	}
+	id := models.NameUUID("VipQos", v.UUID)
+	j.created("system_tags", id)
+	now := models.Now()
+	if _, err := j.tx.ExecContext(j.ctx, `INSERT INTO system_tags (uuid, resource_uuid, resource_type, tag, type, create_date, last_op_date)
+		VALUES (?, ?, ?, ?, 'System', ?, ?)`, id, v.UUID, "VipVO", VipQosTag(in, out), now, now); err != nil {
+		return ChangeResult{}, err
+	}
+	return ChangeResult{Resource: ResVip, UUID: v.UUID, Key: "inventory"}, j.update("vips", v.UUID, map[string]any{})
+}
+
+// DeleteVipQos removes a VIP's bandwidth limits.
+func DeleteVipQos(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
+	var v models.Vip
+	if err := j.get(&v, "vips", "Vip", a.Str("uuid")); err != nil {
+		return ChangeResult{}, err
+	}
+	if err := j.deleteWhere("system_tags", "resource_uuid = ? AND tag LIKE ?", v.UUID, vipQosTag+"%"); err != nil {
+		return ChangeResult{}, err
+	}
+	return ChangeResult{}, j.update("vips", v.UUID, map[string]any{})
 }

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(ctx, node.Config{DB: os.Getenv("ZCLOUD_TEST_DB"), Temporal: os.Getenv("ZCLOUD_TEST_TEMPORAL"),
-		Worker: true, Logger: quietLogger(), Faults: db.NewFaultsFromEnv()})
+		Worker: true, Logger: quietLogger(), Faults: db.NewFaultsFromEnv(), Aliyun: childAliyunConfig()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child worker:", err)
 		os.Exit(2)

@@ -60,7 +60,7 @@ func newHybridEnv(t *testing.T, dsn string, tune func(*aliyun.Config)) *hybridEn
 	}
 	e := &env{t: t, ts: startTemporal(t)}
 	n, err := node.Start(context.Background(), node.Config{DB: dsn, Temporal: e.ts.FrontendAddr(), Namespace: e.ts.Namespace(),
-		Listen: "127.0.0.1:0", Worker: true, AdminPassword: "password", Logger: quietLogger(), Aliyun: cfg})
+		Listen: "127.0.0.1:0", Worker: true, SimFleet: true, AdminPassword: "password", Logger: quietLogger(), Aliyun: cfg})
 	require.NoError(t, err)
 	t.Cleanup(n.Stop)
 	e.n = n

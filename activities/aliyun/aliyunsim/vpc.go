@@ -97,6 +97,10 @@ func vpcHandlers() map[string]rpcHandler {
 		"ConnectRouterInterface":             connectRouterInterface,
 		"ActivateRouterInterface":            activateRouterInterface,
 		"DeactivateRouterInterface":          deactivateRouterInterface,
+		"ModifyRouterInterfaceAttribute":     modifyRouterInterfaceAttribute,
+		"ModifyVpnConnectionAttribute":       modifyVpnConnectionAttribute,
+		"TerminateVirtualBorderRouter":       terminateVirtualBorderRouter,
+		"RecoverVirtualBorderRouter":         recoverVirtualBorderRouter,
 	}
 }
 

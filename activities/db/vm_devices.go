@@ -1,0 +1,241 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/store"
+)
+
+// registerVMDevices registers the VM device activities.
+func (a *Activities) registerVMDevices(w worker.Registry) {
+	for name, fn := range map[string]any{
+		activities.VMConsolePasswordSet: a.VMConsolePasswordSet,
+		activities.VMConsoleTarget:      a.VMConsoleTarget,
+		activities.VMISOSet:             a.VMISOSet,
+		activities.VMBootOrderSet:       a.VMBootOrderSet,
+	} {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// ConsolePassword reads a VM's console password from its system tag; none
+// is "".
+func ConsolePassword(ctx context.Context, st *store.Store, vmUUID string) (string, error) {
+	return tagValue(ctx, st, vmUUID, activities.ConsolePasswordTag)
+}
+
+// tagValue reads the value of a VM's system tag prefix::value; none is "".
+func tagValue(ctx context.Context, st *store.Store, vmUUID, prefix string) (string, error) {
+	var tag string
+	err := st.DB().GetContext(ctx, &tag, `SELECT tag FROM system_tags WHERE resource_uuid = ? AND tag LIKE ? ORDER BY create_date LIMIT 1`,
+		vmUUID, prefix+"%")
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(tag, prefix), nil
+}
+
+// setTagValue replaces a VM's prefix::value system tag; an empty value
+// removes it.
+func (a *Activities) setTagValue(ctx context.Context, vmUUID, prefix, value string) error {
+	if _, err := a.Store.DB().ExecContext(ctx, `DELETE FROM system_tags WHERE resource_uuid = ? AND tag LIKE ?`, vmUUID, prefix+"%"); err != nil {
+		return err
+	}
+	if value == "" {
+		return nil
+	}
+	return wrap(a.Store.AddTags(ctx, vmUUID, store.ResVMInstance, []string{prefix + value}, nil))
+}
+
+// deviceSpec adds to a VM's host spec what its device tags say: the
+// console password, the ISO in its CD-ROM and its boot order.
+func (a *Activities) deviceSpec(ctx context.Context, spec *hostapi.VMSpec) error {
+	pw, err := ConsolePassword(ctx, a.Store, spec.UUID)
+	if err != nil {
+		return err
+	}
+	spec.ConsolePassword = pw
+	iso, err := tagValue(ctx, a.Store, spec.UUID, activities.ISOTag)
+	if err != nil {
+		return err
+	}
+	if iso != "" {
+		if spec.ISO, err = a.isoSpec(ctx, iso); err != nil {
+			return err
+		}
+	}
+	order, err := tagValue(ctx, a.Store, spec.UUID, activities.BootOrderTag)
+	if err != nil {
+		return err
+	}
+	if order != "" {
+		spec.BootOrder = strings.Split(order, ",")
+	}
+	return nil
+}
+
+// isoSpec is where hosts fetch an ISO image: a backup storage agent's copy
+// when there is one, else the image's URL.
+func (a *Activities) isoSpec(ctx context.Context, imageUUID string) (*hostapi.ISOSpec, error) {
+	var img models.Image
+	if err := a.Store.Get(ctx, store.ResImage, imageUUID, &img); err != nil {
+		return nil, wrap(err)
+	}
+	var copies []string
+	if err := a.Store.DB().SelectContext(ctx, &copies, `SELECT install_path FROM image_backup_storage_refs
+		WHERE image_uuid = ? AND status = ? AND install_path LIKE 'http%' ORDER BY create_date`, img.UUID, models.ImageReady); err != nil {
+		return nil, err
+	}
+	url := img.URL
+	if len(copies) > 0 {
+		url = copies[0]
+	}
+	return &hostapi.ISOSpec{ImageUUID: img.UUID, URL: url}, nil
+}
+
+// consoleClosedStates are the VM states whose console password cannot
+// change: the VM is going or gone.
+var consoleClosedStates = []string{models.VMDestroying, models.VMDestroyed, models.VMExpunging}
+
+// VMConsolePasswordSet replaces the console password tag of a VM (none
+// when p.Password is empty) and returns the one it had. Setting the same
+// password twice leaves one tag.
+func (a *Activities) VMConsolePasswordSet(ctx context.Context, p activities.ConsolePasswordParams) (activities.ConsolePasswordResult, error) {
+	if err := hostapi.ValidateConsolePassword(p.Password); err != nil {
+		return activities.ConsolePasswordResult{}, wrap(models.AsError(err).WithCode(models.CodeInvalidArgument))
+	}
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, p.VMUUID, &vm); err != nil {
+		return activities.ConsolePasswordResult{}, wrap(err)
+	}
+	for _, s := range consoleClosedStates {
+		if vm.State == s {
+			return activities.ConsolePasswordResult{}, wrap(models.Conflict("the vm[uuid:%s] is in state [%s], which does not allow changing its console password",
+				vm.UUID, vm.State).WithCode(models.CodeVMState))
+		}
+	}
+	prev, err := ConsolePassword(ctx, a.Store, vm.UUID)
+	if err != nil {
+		return activities.ConsolePasswordResult{}, err
+	}
+	out := activities.ConsolePasswordResult{Prev: prev, State: vm.State, HostUUID: string(vm.HostUUID)}
+	if prev == p.Password {
+		return out, nil
+	}
+	return out, a.setTagValue(ctx, vm.UUID, activities.ConsolePasswordTag, p.Password)
+}
+
+// deviceVM reads a VM whose devices may change: not one going or gone.
+func (a *Activities) deviceVM(ctx context.Context, vmUUID, what string) (models.VMInstance, error) {
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, vmUUID, &vm); err != nil {
+		return vm, wrap(err)
+	}
+	for _, s := range consoleClosedStates {
+		if vm.State == s {
+			return vm, wrap(models.Conflict("the vm[uuid:%s] is in state [%s], which does not allow changing its %s",
+				vm.UUID, vm.State, what).WithCode(models.CodeVMState))
+		}
+	}
+	return vm, nil
+}
+
+// VMISOSet records the ISO in a VM's CD-ROM drive: an ISO image (media
+// type ISO, ready) or none. A detach that names an ISO other than the one
+// in is refused.
+func (a *Activities) VMISOSet(ctx context.Context, p activities.ISOParams) (activities.ISOResult, error) {
+	vm, err := a.deviceVM(ctx, p.VMUUID, "cd-rom")
+	if err != nil {
+		return activities.ISOResult{}, err
+	}
+	prev, err := tagValue(ctx, a.Store, vm.UUID, activities.ISOTag)
+	if err != nil {
+		return activities.ISOResult{}, err
+	}
+	out := activities.ISOResult{Prev: prev, State: vm.State, HostUUID: string(vm.HostUUID)}
+	if p.ExpectUUID != "" && p.ExpectUUID != prev {
+		return out, wrap(models.Invalid("iso[uuid:%s] is not attached to vm[uuid:%s]", p.ExpectUUID, vm.UUID))
+	}
+	if prev != "" {
+		if out.PrevISO, err = a.isoSpec(ctx, prev); err != nil {
+			return out, err
+		}
+	}
+	if p.ISOUUID != "" {
+		var img models.Image
+		if err := a.Store.Get(ctx, store.ResImage, p.ISOUUID, &img); err != nil {
+			return out, wrap(err)
+		}
+		switch {
+		case img.MediaType != "ISO":
+			return out, wrap(models.Invalid("image[uuid:%s] is a %s, not an ISO", img.UUID, img.MediaType))
+		case img.Status != models.ImageReady:
+			return out, wrap(models.Conflict("image[uuid:%s] is %s, not %s", img.UUID, img.Status, models.ImageReady))
+		}
+		if out.ISO, err = a.isoSpec(ctx, img.UUID); err != nil {
+			return out, err
+		}
+	}
+	if prev == p.ISOUUID {
+		return out, nil
+	}
+	return out, a.setTagValue(ctx, vm.UUID, activities.ISOTag, p.ISOUUID)
+}
+
+// VMBootOrderSet records a VM's boot order (CdRom, HardDisk, Network, each
+// at most once); it takes effect when the VM next starts, as in ZStack.
+func (a *Activities) VMBootOrderSet(ctx context.Context, p activities.BootOrderParams) ([]string, error) {
+	vm, err := a.deviceVM(ctx, p.VMUUID, "boot order")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, d := range p.Order {
+		switch {
+		case d != hostapi.BootCdRom && d != hostapi.BootHardDisk && d != hostapi.BootNetwork:
+			return nil, wrap(models.Invalid("boot device %q is not %s, %s or %s", d, hostapi.BootCdRom, hostapi.BootHardDisk, hostapi.BootNetwork))
+		case seen[d]:
+			return nil, wrap(models.Invalid("boot device %s is listed twice", d))
+		}
+		seen[d] = true
+	}
+	prev, err := tagValue(ctx, a.Store, vm.UUID, activities.BootOrderTag)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if prev != "" {
+		out = strings.Split(prev, ",")
+	}
+	return out, a.setTagValue(ctx, vm.UUID, activities.BootOrderTag, strings.Join(p.Order, ","))
+}
+
+// VMConsoleTarget finds the host of a running (or paused) VM and its
+// management address.
+func (a *Activities) VMConsoleTarget(ctx context.Context, p activities.VMRef) (activities.ConsoleTargetResult, error) {
+	var vm models.VMInstance
+	if err := a.Store.Get(ctx, store.ResVMInstance, p.VMUUID, &vm); err != nil {
+		return activities.ConsoleTargetResult{}, wrap(err)
+	}
+	if (vm.State != models.VMRunning && vm.State != models.VMPaused) || vm.HostUUID == "" {
+		return activities.ConsoleTargetResult{}, wrap(models.Conflict("the vm[uuid:%s] is in state [%s]: only a running vm has a console",
+			vm.UUID, vm.State).WithCode(models.CodeVMState))
+	}
+	var h models.Host
+	if err := a.Store.Get(ctx, store.ResHost, string(vm.HostUUID), &h); err != nil {
+		return activities.ConsoleTargetResult{}, wrap(err)
+	}
+	return activities.ConsoleTargetResult{HostUUID: h.UUID, ManagementIP: h.ManagementIP}, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +14,7 @@ import (
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/aliyun"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/query"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workflows"
 )
@@ -109,6 +111,7 @@ var hybridRoutes = routeSet{
 		"UpdateAliyunRouteInterfaceRemote":                 (*Server).updateRouterInterface,
 		"StartConnectionBetweenAliyunRouterInterface":      (*Server).connectRouterInterfaces,
 		"CreateConnectionBetweenL3NetworkAndAliyunVSwitch": (*Server).createInterconnect,
+		"GetConnectionBetweenL3NetworkAndAliyunVSwitch":    (*Server).getInterconnects,
 		"DeleteConnectionBetweenL3NetWorkAndAliyunVSwitch": hybridJob(workflows.HybridDeleteInterconnect, store.ResHybridConnection, false),
 		"UpdateVpcVpnConnectionRemote":                     updateRemote(store.ResVpnConnection, workflows.ActionUpdate),
 	},
@@ -325,4 +328,42 @@ func (s *Server) createInterconnect(r *request) {
 		CpeIP: param(r, "cpeIp"), VipUUID: param(r, "vipUuid"),
 		UserGatewayUUID: part("userGateway"), IkeConfigUUID: part("ike"), IpsecConfigUUID: part("ipsec"),
 		VpnConnectionUUID: part("vpnConnection"), IPsecUUID: part("ipsecConnection"), RouteEntryUUID: part("routeEntry")})
+}
+
+// getInterconnects answers the interconnects that involve a resource: a
+// local L3 network, a VPC router (through its L3 networks), an Alibaba VPC
+// or a VBR (interconnects run over IPsec, so a VBR has none).
+func (s *Server) getInterconnects(r *request) {
+	ctx := r.c.Request.Context()
+	uuid := param(r, "uuid")
+	var stmt string
+	switch param(r, "resourceType") {
+	case "l3network":
+		stmt = "SELECT uuid FROM hybrid_connections WHERE l3_network_uuid = ?"
+	case "vroutervm":
+		stmt = "SELECT uuid FROM hybrid_connections WHERE l3_network_uuid IN (SELECT l3_network_uuid FROM virtual_router_nics WHERE vm_instance_uuid = ?)"
+	case "vpc":
+		stmt = "SELECT uuid FROM hybrid_connections WHERE ecs_vpc_uuid = ?"
+	}
+	var uuids []string
+	if stmt != "" {
+		if err := s.o.Store.DB().SelectContext(ctx, &uuids, s.o.Store.DB().Rebind(stmt), uuid); err != nil {
+			writeError(r.c, 0, err)
+			return
+		}
+	}
+	out := []any{}
+	if len(uuids) > 0 {
+		q := query.Query{Limit: len(uuids), Conditions: []query.Condition{{Path: []string{"uuid"}, Op: query.OpIn,
+			Value: strings.Join(uuids, ","), Values: uuids}}}
+		items, _, err := s.o.Store.Query(ctx, store.ResHybridConnection, q)
+		if err != nil {
+			writeError(r.c, 0, err)
+			return
+		}
+		for _, it := range items {
+			out = append(out, it)
+		}
+	}
+	r.c.JSON(http.StatusOK, gin.H{"inventories": out})
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -262,6 +263,18 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	require.NotContains(t, sealed, authKey, "the hybrid side stores the key encrypted")
 	require.Contains(t, conns(), "172.16.1.0/24", "charon on the router has the connection")
 	require.Len(t, h.inventories("hybrid/aliyun/relationships"), 1)
+	for _, by := range []struct{ uuid, typ string }{{router, "vroutervm"}, {s.l3, "l3network"}, {s.hy.vpc, "vpc"}} {
+		out, err := l.c.Call(http.MethodPost, "v1/hybrid/aliyun/relationships", map[string]any{"params": map[string]any{"uuid": by.uuid, "resourceType": by.typ}})
+		require.NoError(t, err, by.typ)
+		var got []map[string]any
+		require.NoError(t, json.Unmarshal(out["inventories"], &got))
+		require.Len(t, got, 1, by.typ)
+		require.Equal(t, ic["uuid"], got[0]["uuid"], by.typ)
+	}
+	h.put("hybrid/aliyun/connections/"+ic["uuid"].(string), "updateConnectionBetweenL3NetWorkAndAliyunVSwitch", map[string]any{"name": "ic-renamed"})
+	got, err := l.c.Get("hybrid/aliyun/relationships", ic["uuid"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "ic-renamed", got["name"])
 
 	h.del("hybrid/aliyun/connections/" + ic["uuid"].(string))
 	h.requireNothingLeft("delete")

@@ -88,3 +88,29 @@ type BootOrderParams struct {
 	VMUUID string   `json:"vmUuid"`
 	Order  []string `json:"order"`
 }
+
+// VMComputeSet changes a VM's CPUs and memory (and, with them, its name,
+// description or offering) in its record, and what it holds on its host,
+// atomically; it returns the values it replaced.
+const VMComputeSet = "db.VMComputeSet"
+
+// ComputeParams are a VM's new CPUs and memory; zero values and empty
+// strings keep what the VM has. An offering without CPUs and memory gives
+// its own (ChangeInstanceOffering); with them, it is only recorded.
+type ComputeParams struct {
+	VMUUID       string `json:"vmUuid"`
+	CPUNum       int    `json:"cpuNum,omitempty"`
+	MemorySize   int64  `json:"memorySize,omitempty"`
+	OfferingUUID string `json:"instanceOfferingUuid,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Description  string `json:"description,omitempty"`
+}
+
+// ComputeResult holds a VM's values before (Prev) and after (New) a
+// change, and its state and host.
+type ComputeResult struct {
+	Prev     ComputeParams `json:"prev"`
+	New      ComputeParams `json:"new"`
+	State    string        `json:"state"`
+	HostUUID string        `json:"hostUuid"`
+}

@@ -45,6 +45,8 @@ var computeRoutes = routeSet{
 		"DetachIsoFromVmInstance":         (*Server).detachISO,
 		"SetVmBootOrder":                  (*Server).setVMBootOrder,
 		"GetVmBootOrder":                  (*Server).getVMBootOrder,
+		"UpdateVmInstance":                (*Server).updateVM,
+		"ChangeInstanceOffering":          (*Server).changeInstanceOffering,
 		"AddNfsPrimaryStorage":            notSupported("NFS primary storage: this kernel can run neither an NFS server nor load the nfs client module, so it could not be tested here"),
 	},
 }

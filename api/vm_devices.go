@@ -134,3 +134,22 @@ func (s *Server) getVMBootOrder(r *request) {
 	}
 	r.c.JSON(http.StatusOK, gin.H{"orders": orders})
 }
+
+// updateVM answers UpdateVmInstance: name, description, cpuNum and
+// memorySize (online growth on a running VM). The other fields it accepts
+// (state, defaultL3NetworkUuid, platform, reservedMemorySize, guestOsType)
+// are not supported yet and refused rather than ignored.
+func (s *Server) updateVM(r *request) {
+	for _, k := range []string{"state", "defaultL3NetworkUuid", "platform", "reservedMemorySize", "guestOsType"} {
+		if v, ok := r.params[k]; ok && v != nil && v != "" && v != float64(0) {
+			writeError(r.c, http.StatusBadRequest, models.Invalid("not supported: UpdateVmInstance of %s", k))
+			return
+		}
+	}
+	s.startJob(r, workflows.ChangeVMCompute, activities.ComputeParams{VMUUID: r.str("uuid"), CPUNum: int(r.int64("cpuNum")),
+		MemorySize: r.int64("memorySize"), Name: r.str("name"), Description: r.str("description")})
+}
+
+func (s *Server) changeInstanceOffering(r *request) {
+	s.startJob(r, workflows.ChangeVMCompute, activities.ComputeParams{VMUUID: r.str("vmInstanceUuid"), OfferingUUID: r.str("instanceOfferingUuid")})
+}

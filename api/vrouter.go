@@ -149,6 +149,12 @@ func (s *Server) routerChange(r *request, op string) {
 			r.params["uuid"] = s.newResourceUUID(r)
 		}
 	}
+	// The pre-shared key enters no workflow in clear: sealed here to the
+	// control plane's key, the change's activity opens it and keeps it
+	// encrypted.
+	if op == "CreateIPsecConnection" && !s.sealParam(r, "authKey") {
+		return
+	}
 	args, _ := json.Marshal(r.params)
 	s.startJob(r, workflows.RouterChange, workflows.RouterChangeParams{Op: op, Args: args, AccountUUID: r.session.AccountUUID})
 }

@@ -105,6 +105,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActSetVMConsolePassword, a.SetVMConsolePassword},
 		{hostapi.ActAttachISO, a.AttachISO},
 		{hostapi.ActDetachISO, a.DetachISO},
+		{hostapi.ActSetVMCompute, a.SetVMCompute},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -124,6 +125,9 @@ func (a *Agent) Connect(ctx context.Context, p hostapi.ConnectParams) (hostapi.H
 	}
 	facts.HostUUID = a.hostUUID
 	facts.AgentVersion = hostapi.AgentVersion
+	if rd, ok := a.driver.(routedDriver); ok {
+		facts.SealingKey = rd.net.SealingKey()
+	}
 	return facts, nil
 }
 
@@ -379,6 +383,18 @@ func (a *Agent) DetachISO(ctx context.Context, p hostapi.DetachISOParams) error 
 	}
 	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, a.driver.DetachISO(ctx, p.VMUUID)
+	})
+	return err
+}
+
+// SetVMCompute is hostapi.ActSetVMCompute.
+func (a *Agent) SetVMCompute(ctx context.Context, p hostapi.SetVMComputeParams) error {
+	const op = hostapi.ActSetVMCompute
+	if p.VMUUID == "" || p.CPUNum <= 0 || p.MemorySize <= 0 {
+		return a.fail(op, models.Invalid("vm uuid, a positive cpu number and memory size are required"))
+	}
+	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.SetVMCompute(ctx, p.VMUUID, p.CPUNum, p.MemorySize)
 	})
 	return err
 }

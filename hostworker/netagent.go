@@ -2,6 +2,7 @@ package hostworker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/zcloud/zcloud/hostworker/driver"
 	"github.com/zcloud/zcloud/hostworker/router"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/secret"
 )
 
 // NetAgent serves the router appliance's activities (package netapi) of one
@@ -32,6 +34,10 @@ type NetAgent struct {
 	err      error // why this host serves no routers
 	none     bool  // the agent has no router manager at all
 	logger   *slog.Logger
+	// keys open the secrets the control plane seals to this host (IPsec
+	// pre-shared keys); nil when they could not be made (keyErr).
+	keys   *secret.KeyPair
+	keyErr error
 
 	mu    sync.Mutex
 	gens  map[string]int64       // newest spec generation applied, per router
@@ -76,7 +82,51 @@ func NewNetAgent(hostUUID string, cfg router.Config, logger *slog.Logger) *NetAg
 	cfg.Logger = logger
 	n := &NetAgent{hostUUID: hostUUID, stateDir: cfg.StateDir, logger: logger.With(slog.String("host_uuid", hostUUID))}
 	n.m, n.err = router.New(cfg)
+	n.keys, n.keyErr = loadSealingKeys(cfg.StateDir)
+	if n.keyErr != nil {
+		n.logger.Error("no sealing key: this host can receive no ipsec pre-shared key", slog.Any("error", n.keyErr))
+	}
 	return n
+}
+
+// sealingKeyFile is the seed of the agent's sealing key pair, in the
+// router state dir (0600): a restarted agent still opens the specs sealed
+// to the key it reported before.
+const sealingKeyFile = "sealing.key"
+
+// loadSealingKeys returns the agent's sealing key pair: from its seed in
+// stateDir (created when missing), or a fresh in-memory one without a
+// state dir.
+func loadSealingKeys(stateDir string) (*secret.KeyPair, error) {
+	seed := make([]byte, secret.KeySize)
+	if stateDir == "" {
+		if _, err := rand.Read(seed); err != nil {
+			return nil, fmt.Errorf("sealing key: %w", err)
+		}
+	} else {
+		var err error
+		if seed, err = secret.LoadOrCreateKeyFile(filepath.Join(stateDir, sealingKeyFile)); err != nil {
+			return nil, fmt.Errorf("sealing key: %w", err)
+		}
+	}
+	return secret.NewKeyPair(seed, secret.HostSealInfo)
+}
+
+// SealingKey is the public key (base64) the control plane seals this
+// host's secrets to; empty when the agent has none.
+func (n *NetAgent) SealingKey() string {
+	if n == nil || n.keys == nil {
+		return ""
+	}
+	return n.keys.PublicKey()
+}
+
+// open opens a secret the control plane sealed to this host.
+func (n *NetAgent) open(sealed string) (string, error) {
+	if n.keys == nil {
+		return "", fmt.Errorf("this agent has no sealing key: %w", n.keyErr)
+	}
+	return n.keys.Open(sealed)
 }
 
 // Register registers one activity per netapi name.
@@ -127,8 +177,13 @@ func (n *NetAgent) EnsureRouter(ctx context.Context, p netapi.EnsureRouterParams
 		n.logger.Info("stale router spec ignored", slog.String("router_uuid", p.Spec.UUID), slog.Int64("generation", p.Spec.Generation))
 		return netapi.EnsureRouterResult{Namespace: router.Namespace(p.Spec.UUID), Interfaces: []netapi.Interface{}, Stale: true}, nil
 	}
+	spec, err := RouterSpec(p.Spec, n.open)
+	if err != nil {
+		done(false)
+		return netapi.EnsureRouterResult{}, n.fail(netapi.EnsureRouter, err)
+	}
 	stop := heartbeat(ctx)
-	st, err := n.m.Ensure(ctx, RouterSpec(p.Spec))
+	st, err := n.m.Ensure(ctx, spec)
 	stop()
 	done(err == nil)
 	if err != nil {
@@ -238,8 +293,9 @@ func heartbeat(ctx context.Context) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// RouterSpec converts the wire spec into the router package's.
-func RouterSpec(s netapi.Spec) router.Spec {
+// RouterSpec converts the wire spec into the router package's; open opens
+// the sealed pre-shared keys.
+func RouterSpec(s netapi.Spec, open func(sealed string) (string, error)) (router.Spec, error) {
 	out := router.Spec{UUID: s.UUID, UpstreamDNS: s.UpstreamDNS,
 		Public: router.PublicNetwork{NetworkUUID: s.Public.NetworkUUID, Bridge: s.Public.Bridge, MTU: s.Public.MTU, MAC: s.Public.MAC,
 			Address: s.Public.Address, Gateway: s.Public.Gateway, VIPs: s.Public.VIPs}}
@@ -271,10 +327,14 @@ func RouterSpec(s netapi.Spec) router.Spec {
 		out.LoadBalancers = append(out.LoadBalancers, rl)
 	}
 	for _, c := range s.IPsec {
-		out.IPsec = append(out.IPsec, router.IPsecConnection{UUID: c.UUID, VIP: c.VIP, PeerAddress: c.PeerAddress, AuthKey: c.AuthKey,
+		key, err := open(c.SealedAuthKey)
+		if err != nil {
+			return router.Spec{}, models.Invalid("ipsec connection[uuid:%s]: cannot open its pre-shared key: %v", c.UUID, err)
+		}
+		out.IPsec = append(out.IPsec, router.IPsecConnection{UUID: c.UUID, VIP: c.VIP, PeerAddress: c.PeerAddress, AuthKey: key,
 			LocalCIDRs: c.LocalCIDRs, PeerCIDRs: c.PeerCIDRs, IKEVersion: c.IKEVersion, IKEEncryptionAlgorithm: c.IKEEncryptionAlgorithm,
 			IKEAuthAlgorithm: c.IKEAuthAlgorithm, IKEDHGroup: c.IKEDHGroup, PolicyEncryptionAlgorithm: c.PolicyEncryptionAlgorithm,
 			PolicyAuthAlgorithm: c.PolicyAuthAlgorithm, PFS: c.PFS, IKELifeTime: c.IKELifeTime, LifeTime: c.LifeTime})
 	}
-	return out
+	return out, nil
 }

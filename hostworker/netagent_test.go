@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	osexec "os/exec"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/zcloud/zcloud/activities/netapi"
 	"github.com/zcloud/zcloud/hostworker/router"
 	"github.com/zcloud/zcloud/hostworker/sim"
+	"github.com/zcloud/zcloud/models/secret"
 )
 
 var (
@@ -46,7 +48,7 @@ func fullSpec() netapi.Spec {
 			HealthCheck: netapi.HealthCheck{Interval: time.Second, Timeout: time.Second, HealthyThreshold: 2, UnhealthyThreshold: 3, HTTPPath: "/"},
 			Backends:    []netip.Addr{mustAddr("172.31.1.5")}}}}},
 		IPsec: []netapi.IPsecConnection{{UUID: "55555555555555555555555555555555", VIP: mustAddr("198.51.100.11"), PeerAddress: mustAddr("192.0.2.1"),
-			AuthKey: "psk", LocalCIDRs: []netip.Prefix{mustPrefix("172.31.1.0/24")}, PeerCIDRs: []netip.Prefix{mustPrefix("10.0.0.0/24")},
+			SealedAuthKey: "sealed-psk", LocalCIDRs: []netip.Prefix{mustPrefix("172.31.1.0/24")}, PeerCIDRs: []netip.Prefix{mustPrefix("10.0.0.0/24")},
 			IKEVersion: "ikev2", IKEEncryptionAlgorithm: "aes-256", IKEAuthAlgorithm: "sha256", IKEDHGroup: 14, PolicyEncryptionAlgorithm: "aes-128",
 			PolicyAuthAlgorithm: "sha1", PFS: "dh-group14", IKELifeTime: time.Hour, LifeTime: time.Minute}},
 	}
@@ -83,8 +85,18 @@ func TestRouterSpecConversion(t *testing.T) {
 	var back netapi.Spec
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, in, back)
-	got := RouterSpec(back)
+	keys, err := loadSealingKeys(t.TempDir())
+	require.NoError(t, err)
+	back.IPsec[0].SealedAuthKey, err = secret.Seal(keys.PublicKey(), secret.HostSealInfo, "the-psk")
+	require.NoError(t, err)
+	got, err := RouterSpec(back, keys.Open)
+	require.NoError(t, err)
 	nonZero(t, "router.Spec", reflect.ValueOf(got))
+	require.Equal(t, "the-psk", got.IPsec[0].AuthKey, "the agent opens the pre-shared key")
+	other, err := loadSealingKeys("")
+	require.NoError(t, err)
+	_, err = RouterSpec(back, other.Open)
+	require.ErrorContains(t, err, "cannot open its pre-shared key", "a key sealed to another host does not open")
 	require.Equal(t, in.Public.Address, got.Public.Address)
 	require.Equal(t, in.LoadBalancers[0].Listeners[0].HealthCheck.UnhealthyThreshold, got.LoadBalancers[0].Listeners[0].HealthCheck.UnhealthyThreshold)
 	require.Equal(t, in.IPsec[0].PFS, got.IPsec[0].PFS)
@@ -229,4 +241,32 @@ func TestNetAgentIPsecStateDirTooLong(t *testing.T) {
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(err, &app))
 	require.Equal(t, hostapi.ErrTypeInvalid, app.Type())
+}
+
+// TestAgentSealingKey: an agent serving routers reports its sealing key on
+// connect; the key survives a restart (its seed is in the state dir, 0600);
+// an agent serving no routers reports none.
+func TestAgentSealingKey(t *testing.T) {
+	dir := t.TempDir()
+	d, err := sim.New(sim.Config{})
+	require.NoError(t, err)
+	n := NewNetAgent("host-a", router.Config{StateDir: dir}, nil)
+	require.NotEmpty(t, n.SealingKey())
+	facts, err := New("host-a", WithRouters(d, n), nil).Connect(t.Context(), hostapi.ConnectParams{HostUUID: "host-a"})
+	require.NoError(t, err)
+	require.Equal(t, n.SealingKey(), facts.SealingKey)
+	st, err := os.Stat(filepath.Join(dir, sealingKeyFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	again := NewNetAgent("host-a", router.Config{StateDir: dir}, nil)
+	require.Equal(t, n.SealingKey(), again.SealingKey(), "a restarted agent keeps its key")
+	sealed, err := secret.Seal(n.SealingKey(), secret.HostSealInfo, "k")
+	require.NoError(t, err)
+	got, err := again.open(sealed)
+	require.NoError(t, err)
+	require.Equal(t, "k", got)
+
+	facts, err = New("host-a", d, nil).Connect(t.Context(), hostapi.ConnectParams{HostUUID: "host-a"})
+	require.NoError(t, err)
+	require.Empty(t, facts.SealingKey, "an agent without routers receives no secret")
 }

@@ -57,6 +57,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.VMConsoleAddress:     workflows.VMConsoleAddressWorkflow,
 		workflows.SetVMISO:             workflows.SetVMISOWorkflow,
 		workflows.SetVMBootOrder:       workflows.SetVMBootOrderWorkflow,
+		workflows.ChangeVMCompute:      workflows.ChangeVMComputeWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

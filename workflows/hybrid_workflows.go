@@ -83,8 +83,8 @@ func HybridSyncWorkflow(ctx workflow.Context, p HybridParams) (hybridResult, err
 	return r, err
 }
 
-// HybridAddDataCenterWorkflow adds a region and, when asked, syncs its
-// zones; a failed zone sync removes the data center again.
+// HybridAddDataCenterWorkflow adds a region and starts its periodic sync
+// (HybridSyncLoopWorkflow); a failure removes the data center again.
 func HybridAddDataCenterWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
 	var s saga
 	defer func() {
@@ -98,6 +98,9 @@ func HybridAddDataCenterWorkflow(ctx workflow.Context, p HybridParams) (res hybr
 	s.add(func(ctx workflow.Context) error {
 		return local(ctx, ActHybridDeleteLocal, LocalRef{Resource: "DataCenter", UUID: p.UUID}, nil)
 	})
+	if workflow.GetVersion(ctx, "2026-11-25-hybrid-sync-loop", workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		startSyncLoop(ctx, p.UUID)
+	}
 	return res, nil
 }
 
@@ -211,6 +214,7 @@ func RegisterHybrid(w workflowRegistry) {
 		HybridConnectInterfaces:  HybridConnectInterfacesWorkflow,
 		HybridInterconnect:       HybridInterconnectWorkflow,
 		HybridDeleteInterconnect: HybridDeleteInterconnectWorkflow,
+		HybridSyncLoop:           HybridSyncLoopWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -14,6 +14,7 @@ const (
 	VMConsoleAddress     = "zcloud.GetVmConsoleAddress"
 	SetVMISO             = "zcloud.SetVmIso"
 	SetVMBootOrder       = "zcloud.SetVmBootOrder"
+	ChangeVMCompute      = "zcloud.ChangeVmCompute"
 )
 
 // SetVMConsolePasswordWorkflow records a VM's console password (empty:
@@ -106,6 +107,32 @@ func SetVMISOWorkflow(ctx workflow.Context, p activities.ISOParams) (res activit
 func SetVMBootOrderWorkflow(ctx workflow.Context, p activities.BootOrderParams) (activities.Result, error) {
 	if err := local(ctx, activities.VMBootOrderSet, p, nil); err != nil {
 		return activities.Result{}, err
+	}
+	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
+}
+
+// ChangeVMComputeWorkflow is UpdateVmInstance and ChangeInstanceOffering:
+// the record and the capacity the VM holds on its host change together
+// (a host without room refuses), then a running VM grows online on its
+// host, up to the maximums its domain was defined with. Online shrinking
+// is refused by the host, as in ZStack; a stopped VM takes any size at its
+// next start. A failure on the host puts the record and capacity back.
+func ChangeVMComputeWorkflow(ctx workflow.Context, p activities.ComputeParams) (res activities.Result, err error) {
+	var s saga
+	defer finish(ctx, &s, &err)
+	var r activities.ComputeResult
+	if err = local(ctx, activities.VMComputeSet, p, &r); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMComputeSet, r.Prev, nil) })
+	changed := r.New.CPUNum != r.Prev.CPUNum || r.New.MemorySize != r.Prev.MemorySize
+	if changed && r.HostUUID != "" && (r.State == models.VMRunning || r.State == models.VMPaused) {
+		// No host compensation: a grown domain cannot shrink online; the
+		// record goes back and the next start defines the old size.
+		if err = onHost(ctx, r.HostUUID, hostapi.ActSetVMCompute, hostapi.SetVMComputeParams{VMUUID: p.VMUUID,
+			CPUNum: r.New.CPUNum, MemorySize: r.New.MemorySize}, nil); err != nil {
+			return res, err
+		}
 	}
 	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
 }

@@ -82,6 +82,9 @@ func RegisterOn(ctx context.Context, w worker.Registry, st *store.Store, cfg Con
 	if err := a.Publish(ctx); err != nil {
 		return err
 	}
+	if err := a.EnsureGlobalConfigs(ctx); err != nil {
+		return err
+	}
 	a.Register(w)
 	return nil
 }
@@ -148,6 +151,7 @@ func (a *Activities) Register(w worker.Registry) {
 		workflows.ActInterconnectIPsec:     a.InterconnectIPsec,
 		workflows.ActInterconnectRecord:    a.InterconnectRecord,
 		workflows.ActInterconnectLookup:    a.InterconnectLookup,
+		workflows.ActAliyunSyncInfo:        a.SyncInfo,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -106,6 +106,11 @@ func (a *Activities) InterconnectIPsec(ctx context.Context, p workflows.Intercon
 		if err != nil {
 			return workflows.RouterApplyResult{}, err
 		}
+		if psk != "" { // the router tables keep it encrypted
+			if psk, err = a.secrets.encrypt(psk); err != nil {
+				return workflows.RouterApplyResult{}, wrap(err)
+			}
+		}
 		change = store.CreateIPsecConnection
 		args = store.ChangeArgs{"uuid": p.UUID, "name": p.Name, "l3NetworkUuid": p.L3NetworkUUID, "vipUuid": p.VipUUID,
 			"peerAddress": p.PeerAddress, "authKey": psk, "peerCidrs": []any{p.PeerCIDR}, "ikeVersion": "ikev2",

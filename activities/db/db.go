@@ -18,6 +18,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/secret"
 	"github.com/zcloud/zcloud/models/store"
 )
 
@@ -29,6 +30,9 @@ type Activities struct {
 	// Agents deploys the agents of KVM hosts; nil when this control plane
 	// has no agent binary.
 	Agents *AgentDeployment
+	// Secrets is the control plane's secret key: it keeps IPsec
+	// pre-shared keys encrypted at rest. Nil: none can be kept.
+	Secrets *secret.ControlPlane
 }
 
 // Register registers every control-plane activity under its contract name.

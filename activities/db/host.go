@@ -66,6 +66,9 @@ func (a *Activities) HostRecordConnect(ctx context.Context, p activities.HostCon
 	if err := a.Store.Update(ctx, store.ResHost, p.HostUUID, changes); err != nil {
 		return wrap(err)
 	}
+	if err := a.Store.SetHostSealingKey(ctx, p.HostUUID, p.Facts.SealingKey); err != nil {
+		return wrap(err)
+	}
 	_, err := a.Store.DB().ExecContext(ctx, `UPDATE hosts SET agent_version = ?, ping_failures = 0 WHERE uuid = ?`, p.Facts.AgentVersion, p.HostUUID)
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/netapi"
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/secret"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workflows"
 )
@@ -45,6 +46,11 @@ func (a *Activities) RouterApply(ctx context.Context, p workflows.RouterApplyPar
 		return workflows.RouterApplyResult{}, wrap(err)
 	}
 	args := store.ChangeArgs(m)
+	if p.Op == "CreateIPsecConnection" {
+		if err := a.encryptAuthKey(args); err != nil {
+			return workflows.RouterApplyResult{}, wrap(err)
+		}
+	}
 	change, ok := routerChanges[p.Op]
 	var pre []store.RowImage
 	if p.Op == "CreateVip" {
@@ -104,7 +110,7 @@ func (a *Activities) RouterSpec(ctx context.Context, p workflows.RouterRef) (wor
 	if err != nil {
 		return workflows.RouterSpecResult{}, wrap(err)
 	}
-	spec, err := RouterHostSpec(d)
+	spec, err := RouterHostSpec(d, a.hostSealer(ctx, string(d.Router.HostUUID)))
 	if err != nil {
 		return workflows.RouterSpecResult{}, wrap(err)
 	}
@@ -112,11 +118,63 @@ func (a *Activities) RouterSpec(ctx context.Context, p workflows.RouterRef) (wor
 	return workflows.RouterSpecResult{HostUUID: string(d.Router.HostUUID), State: d.Router.State, Spec: spec}, nil
 }
 
+// errNoSecretKey says why a control plane without a secret key keeps no
+// pre-shared key.
+func errNoSecretKey() error {
+	return models.Unavailable("this control plane has no secret key (hybrid key file): it cannot keep ipsec pre-shared keys")
+}
+
+// hostSealer returns what turns a stored pre-shared key into the form the
+// router's host opens: decrypted with the control plane's key, sealed to
+// the key the host's agent reported. A host whose agent reported none
+// gets an error, never a key in clear.
+func (a *Activities) hostSealer(ctx context.Context, hostUUID string) func(stored string) (string, error) {
+	var pub string
+	return func(stored string) (string, error) {
+		if a.Secrets == nil {
+			return "", errNoSecretKey()
+		}
+		plain, err := a.Secrets.Decrypt(stored)
+		if err != nil {
+			return "", err
+		}
+		if pub == "" {
+			if pub, err = a.Store.HostSealingKey(ctx, hostUUID); err != nil {
+				return "", err
+			}
+		}
+		return secret.Seal(pub, secret.HostSealInfo, plain)
+	}
+}
+
+// encryptAuthKey replaces a change's authKey, sealed by the API to the
+// control plane's key, by its at-rest form.
+func (a *Activities) encryptAuthKey(args store.ChangeArgs) error {
+	sealed := args.Str("authKey")
+	if sealed == "" {
+		return nil // the change says it is required
+	}
+	if a.Secrets == nil {
+		return errNoSecretKey()
+	}
+	plain, err := a.Secrets.Open(sealed)
+	if err != nil {
+		return models.Invalid("cannot open authKey: %v", err)
+	}
+	enc, err := a.Secrets.Encrypt(plain)
+	if err != nil {
+		return err
+	}
+	args["authKey"] = enc
+	return nil
+}
+
 // RouterHostSpec turns what the database says about a router into the
 // host's spec: public NIC (router IP, upstream gateway), one network per
 // VPC L3 with its gateway, SNAT and DHCP leases of its VMs, the services
-// and the routes.
-func RouterHostSpec(d models.RouterDesired) (netapi.Spec, error) {
+// and the routes. seal turns a stored (encrypted) pre-shared key into the
+// form the host opens.
+func RouterHostSpec(d models.RouterDesired, seal func(stored string) (string, error)) (netapi.Spec, error) {
 	s := netapi.Spec{UUID: d.Router.UUID}
 	bad := func(what, v string) error {
 		return models.Invalid("router[uuid:%s]: bad %s [%s]", d.Router.UUID, what, v)
@@ -219,7 +277,11 @@ func RouterHostSpec(d models.RouterDesired) (netapi.Spec, error) {
 		if err1 != nil || err2 != nil {
 			return s, bad("ipsec connection", c.Conn.UUID)
 		}
-		ic := netapi.IPsecConnection{UUID: c.Conn.UUID, VIP: vip, PeerAddress: peer, AuthKey: c.Conn.AuthKey, IKEVersion: c.Conn.IKEVersion,
+		key, err := seal(c.Conn.AuthKey)
+		if err != nil {
+			return s, fmt.Errorf("ipsec connection[uuid:%s]: %w", c.Conn.UUID, err)
+		}
+		ic := netapi.IPsecConnection{UUID: c.Conn.UUID, VIP: vip, PeerAddress: peer, SealedAuthKey: key, IKEVersion: c.Conn.IKEVersion,
 			IKEEncryptionAlgorithm: c.Conn.IKEEncryptionAlgorithm, IKEAuthAlgorithm: c.Conn.IKEAuthAlgorithm, IKEDHGroup: c.Conn.IKEDHGroup,
 			PolicyEncryptionAlgorithm: c.Conn.PolicyEncryptionAlgorithm, PolicyAuthAlgorithm: c.Conn.PolicyAuthAlgorithm,
 			IKELifeTime: time.Duration(c.Conn.IKELifeTime) * time.Second, LifeTime: time.Duration(c.Conn.LifeTime) * time.Second}

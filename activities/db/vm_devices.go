@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
@@ -22,6 +24,7 @@ func (a *Activities) registerVMDevices(w worker.Registry) {
 		activities.VMConsoleTarget:      a.VMConsoleTarget,
 		activities.VMISOSet:             a.VMISOSet,
 		activities.VMBootOrderSet:       a.VMBootOrderSet,
+		activities.VMComputeSet:         a.VMComputeSet,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -238,4 +241,106 @@ func (a *Activities) VMConsoleTarget(ctx context.Context, p activities.VMRef) (a
 		return activities.ConsoleTargetResult{}, wrap(err)
 	}
 	return activities.ConsoleTargetResult{HostUUID: h.UUID, ManagementIP: h.ManagementIP}, nil
+}
+
+// computeStates are the VM states whose CPUs and memory may change.
+var computeStates = []string{models.VMRunning, models.VMPaused, models.VMStopped}
+
+// VMComputeSet changes a VM's CPUs and memory, and the capacity it holds on
+// its host by the difference, in one transaction: a host without the
+// capacity refuses (HOST.1007) and nothing changes. Applying the same
+// change twice changes nothing more.
+func (a *Activities) VMComputeSet(ctx context.Context, p activities.ComputeParams) (activities.ComputeResult, error) {
+	var out activities.ComputeResult
+	if p.OfferingUUID != "" && p.CPUNum == 0 && p.MemorySize == 0 {
+		var o models.InstanceOffering
+		if err := a.Store.Get(ctx, store.ResInstanceOffering, p.OfferingUUID, &o); err != nil {
+			return out, wrap(err)
+		}
+		p.CPUNum, p.MemorySize = o.CPUNum, o.MemorySize
+	}
+	if p.CPUNum < 0 || p.MemorySize < 0 || p.MemorySize%(1<<20) != 0 {
+		return out, wrap(models.Invalid("cpuNum %d and memorySize %d must be positive, memory a whole number of MiB", p.CPUNum, p.MemorySize))
+	}
+	err := a.Store.Tx(ctx, func(tx *sqlx.Tx) error {
+		var vm struct {
+			State       string `db:"state"`
+			HostUUID    string `db:"host_uuid"`
+			CPUNum      int    `db:"cpu_num"`
+			MemorySize  int64  `db:"memory_size"`
+			Offering    string `db:"instance_offering_uuid"`
+			Name        string `db:"name"`
+			Description string `db:"description"`
+		}
+		err := tx.GetContext(ctx, &vm, `SELECT state, COALESCE(host_uuid, '') AS host_uuid, cpu_num, memory_size,
+			COALESCE(instance_offering_uuid, '') AS instance_offering_uuid, name, COALESCE(description, '') AS description
+			FROM vm_instances WHERE uuid = ?`, p.VMUUID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return models.NotFound("cannot find VmInstance[uuid:%s]", p.VMUUID)
+		}
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(computeStates, vm.State) {
+			return models.Conflict("the vm[uuid:%s] is in state [%s], which does not allow changing its cpu or memory", p.VMUUID, vm.State).WithCode(models.CodeVMState)
+		}
+		out.State, out.HostUUID = vm.State, vm.HostUUID
+		out.Prev = activities.ComputeParams{VMUUID: p.VMUUID, CPUNum: vm.CPUNum, MemorySize: vm.MemorySize, OfferingUUID: vm.Offering,
+			Name: vm.Name, Description: vm.Description}
+		n := out.Prev
+		if p.CPUNum > 0 {
+			n.CPUNum = p.CPUNum
+		}
+		if p.MemorySize > 0 {
+			n.MemorySize = p.MemorySize
+		}
+		if p.OfferingUUID != "" {
+			n.OfferingUUID = p.OfferingUUID
+		}
+		if p.Name != "" {
+			n.Name = p.Name
+		}
+		if p.Description != "" {
+			n.Description = p.Description
+		}
+		out.New = n
+		var held struct {
+			HostUUID string `db:"host_uuid"`
+			CPU      int64  `db:"cpu"`
+			Memory   int64  `db:"memory"`
+		}
+		err = tx.GetContext(ctx, &held, `SELECT host_uuid, cpu, memory FROM vm_host_allocations WHERE vm_uuid = ?`, p.VMUUID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			dc, dm := int64(n.CPUNum)-held.CPU, n.MemorySize-held.Memory
+			if dc != 0 || dm != 0 {
+				res, err := tx.ExecContext(ctx, `UPDATE hosts SET available_cpu_capacity = available_cpu_capacity - ?,
+					available_memory_capacity = available_memory_capacity - ?
+					WHERE uuid = ? AND available_cpu_capacity >= ? AND available_memory_capacity >= ?`,
+					dc, dm, held.HostUUID, max(dc, 0), max(dm, 0))
+				if err != nil {
+					return err
+				}
+				if k, _ := res.RowsAffected(); k == 0 {
+					return models.Unavailable("host[uuid:%s] has not enough capacity for %d more cpus and %d more bytes of memory",
+						held.HostUUID, dc, dm).WithCode(models.CodeAllocation)
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE vm_host_allocations SET cpu = ?, memory = ? WHERE vm_uuid = ?`,
+					n.CPUNum, n.MemorySize, p.VMUUID); err != nil {
+					return err
+				}
+			}
+		}
+		var offering any
+		if n.OfferingUUID != "" {
+			offering = n.OfferingUUID
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE vm_instances SET cpu_num = ?, memory_size = ?, instance_offering_uuid = ?, name = ?,
+			description = ?, last_op_date = ? WHERE uuid = ?`, n.CPUNum, n.MemorySize, offering, n.Name, n.Description, models.Now(), p.VMUUID)
+		return err
+	})
+	return out, wrap(err)
 }

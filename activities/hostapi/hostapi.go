@@ -48,6 +48,7 @@ const (
 	ActGetVMConsole         = "host.GetVMConsole"
 	ActSetVMConsolePassword = "host.SetVMConsolePassword"
 	ActAttachISO            = "host.AttachISO"
+	ActSetVMCompute         = "host.SetVMCompute"
 	ActDetachISO            = "host.DetachISO"
 )
 
@@ -94,6 +95,11 @@ type HostFacts struct {
 	OSRelease     string `json:"osRelease"`
 	OSVersion     string `json:"osVersion"`
 	HypervisorVer string `json:"hypervisorVersion"`
+	// SealingKey is the agent's public key (base64 X25519, package
+	// models/secret, use secret.HostSealInfo): secrets sent to the host,
+	// such as IPsec pre-shared keys, are sealed to it. Empty: the agent
+	// can receive no secret.
+	SealingKey string `json:"sealingKey,omitempty"`
 }
 
 // PingParams checks an agent is alive and asks what runs on it.
@@ -197,6 +203,16 @@ type ISOSpec struct {
 type AttachISOParams struct {
 	VMUUID string  `json:"vmUuid"`
 	ISO    ISOSpec `json:"iso"`
+}
+
+// SetVMComputeParams changes a running domain's vCPUs and memory online,
+// up to the maximums it was defined with, and in its definition. Online
+// change only grows, as in ZStack; a running domain that already has them
+// succeeds.
+type SetVMComputeParams struct {
+	VMUUID     string `json:"vmUuid"`
+	CPUNum     int    `json:"cpuNum"`
+	MemorySize int64  `json:"memorySize"`
 }
 
 // DetachISOParams ejects the ISO from a domain's CD-ROM drive; an empty

@@ -125,10 +125,13 @@ type HealthCheck struct {
 
 // IPsecConnection is a site-to-site tunnel from a VIP.
 type IPsecConnection struct {
-	UUID                      string         `json:"uuid"`
-	VIP                       netip.Addr     `json:"vip"`
-	PeerAddress               netip.Addr     `json:"peerAddress"`
-	AuthKey                   string         `json:"authKey"`
+	UUID        string     `json:"uuid"`
+	VIP         netip.Addr `json:"vip"`
+	PeerAddress netip.Addr `json:"peerAddress"`
+	// SealedAuthKey is the pre-shared key sealed to the host's sealing key
+	// (hostapi.HostFacts.SealingKey; secret.Seal with secret.HostSealInfo):
+	// a spec, and so a workflow history, never holds the key in clear.
+	SealedAuthKey             string         `json:"sealedAuthKey"`
 	LocalCIDRs                []netip.Prefix `json:"localCidrs"`
 	PeerCIDRs                 []netip.Prefix `json:"peerCidrs"`
 	IKEVersion                string         `json:"ikeVersion,omitempty"`

@@ -115,6 +115,11 @@ type Driver interface {
 	// DetachISO ejects the domain's CD-ROM, live and in its definition; an
 	// empty drive or a missing domain is fine.
 	DetachISO(ctx context.Context, vmUUID string) error
+	// SetVMCompute grows a running domain's vCPUs and memory online, up to
+	// the maximums it was defined with; shrinking is errors.ErrUnsupported,
+	// beyond the maximums models.ErrInvalid, a stopped domain
+	// models.ErrConflict.
+	SetVMCompute(ctx context.Context, vmUUID string, cpuNum int, memorySize int64) error
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -240,6 +245,11 @@ func (Base) AttachISO(context.Context, string, hostapi.ISOSpec) error {
 
 // DetachISO is not supported.
 func (Base) DetachISO(context.Context, string) error {
+	return unsupported()
+}
+
+// SetVMCompute is not supported.
+func (Base) SetVMCompute(context.Context, string, int, int64) error {
 	return unsupported()
 }
 

@@ -203,6 +203,10 @@ func (d *Driver) domainSpec(vm hostapi.VMSpec, domainType string) (domainxml.Spe
 			DeviceID:   vol.DeviceID,
 		})
 	}
+	// Headroom for online growth (SetVMCompute): vCPUs defined but offline,
+	// and DIMM slots up to a multiple of the memory.
+	s.MaxCPUNum = max(MaxCPUNum, vm.CPUNum)
+	s.MaxMemoryBytes = MaxMemoryFactor * vm.MemorySize
 	// One CD-ROM drive always, so that an ISO can be inserted into a
 	// running domain (IDE and SATA drives cannot be hot-plugged); defineXML
 	// puts the cached ISO in.

@@ -84,7 +84,9 @@ func TestDefinedDomain(t *testing.T) {
 	require.NoError(t, x.Unmarshal(doc))
 
 	require.Equal(t, domainxml.DomainQEMU, x.Type, "domain type (the test driver offers no kvm)")
-	require.Len(t, x.Devices.Disks, 2)
+	require.Len(t, x.Devices.Disks, 3, "root, data and an empty cd-rom drive")
+	require.Equal(t, "cdrom", x.Devices.Disks[2].Device)
+	require.Len(t, x.Devices.Graphics, 1, "a vnc console")
 	require.Len(t, x.Devices.Interfaces, 1, "interfaces: only the NIC with a bridge")
 	require.Equal(t, "br-test0", x.Devices.Interfaces[0].Source.Bridge.Bridge)
 	require.Len(t, x.Devices.Serials, 1)

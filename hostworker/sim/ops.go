@@ -113,7 +113,7 @@ func (d *Driver) MigrateVM(ctx context.Context, p hostapi.MigrateVMParams) (stri
 		dst.mu.Unlock()
 		return "", fmt.Errorf("sim: %w", models.Conflict("vm %s exists on the destination with another spec", p.VMUUID))
 	}
-	dst.domains[p.VMUUID] = VM{Spec: cloneVM(vm.Spec), State: vm.State}
+	dst.domains[p.VMUUID] = VM{Spec: cloneVM(vm.Spec), State: vm.State, MaxCPUNum: vm.MaxCPUNum, MaxMemorySize: vm.MaxMemorySize}
 	for id, v := range vols {
 		dst.volumes[id] = v
 	}

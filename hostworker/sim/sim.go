@@ -28,6 +28,15 @@ const Name = "sim"
 type VM struct {
 	Spec  hostapi.VMSpec
 	State string
+	// MaxCPUNum and MaxMemorySize are how far the domain can grow online:
+	// set when it is defined (compute.go).
+	MaxCPUNum     int
+	MaxMemorySize int64
+}
+
+// defined is the domain of a VM just defined, with its online maximums.
+func defined(vm hostapi.VMSpec, state string) VM {
+	return VM{Spec: cloneVM(vm), State: state, MaxCPUNum: max(maxOnlineCPUs, vm.CPUNum), MaxMemorySize: maxOnlineMemFact * vm.MemorySize}
 }
 
 // Volume is a simulated volume, as Volumes returns it.
@@ -122,7 +131,7 @@ func (d *Driver) VMs() map[string]VM {
 	defer d.mu.Unlock()
 	out := make(map[string]VM, len(d.domains))
 	for id, vm := range d.domains {
-		out[id] = VM{Spec: cloneVM(vm.Spec), State: vm.State}
+		out[id] = VM{Spec: cloneVM(vm.Spec), State: vm.State, MaxCPUNum: vm.MaxCPUNum, MaxMemorySize: vm.MaxMemorySize}
 	}
 	return out
 }
@@ -374,7 +383,7 @@ func (d *Driver) CreateVM(ctx context.Context, vm hostapi.VMSpec, start bool) (s
 	if start {
 		state = hostapi.PowerRunning
 	}
-	d.domains[vm.UUID] = VM{Spec: cloneVM(vm), State: state}
+	d.domains[vm.UUID] = defined(vm, state)
 	return state, nil
 }
 
@@ -395,7 +404,7 @@ func (d *Driver) StartVM(ctx context.Context, vm hostapi.VMSpec) (string, error)
 	if err := d.checkVolumes(vm); err != nil {
 		return "", fmt.Errorf("sim: %w", err)
 	}
-	d.domains[vm.UUID] = VM{Spec: cloneVM(vm), State: hostapi.PowerRunning}
+	d.domains[vm.UUID] = defined(vm, hostapi.PowerRunning)
 	return hostapi.PowerRunning, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/zcloud/zcloud/models"
+	"github.com/zcloud/zcloud/models/secret"
 )
 
 // Router appliance resources.
@@ -1698,6 +1699,9 @@ func CreateIPsecConnection(j *Journal, a ChangeArgs, owner string) (ChangeResult
 	if a.Str("authKey") == "" {
 		return ChangeResult{}, models.Invalid("authKey is required")
 	}
+	if !secret.IsEncrypted(a.Str("authKey")) { // the caller encrypts it with the control plane's key
+		return ChangeResult{}, errors.New("ipsec connection: authKey must be encrypted at rest")
+	}
 	l3 := a.Str("l3NetworkUuid")
 	if l3 == "" {
 		return ChangeResult{}, models.Invalid("l3NetworkUuid is required: it names the local network of the connection")
@@ -2130,4 +2134,36 @@ func DeleteVipQos(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 		return ChangeResult{}, err
 	}
 	return ChangeResult{}, j.update("vips", v.UUID, map[string]any{})
+}
+
+// SetHostSealingKey records the public key a host's agent reported on
+// connect; an empty key (an agent that has none) forgets the host's key.
+func (s *Store) SetHostSealingKey(ctx context.Context, hostUUID, publicKey string) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM host_sealing_keys WHERE host_uuid = ?", hostUUID); err != nil {
+			return fmt.Errorf("record sealing key of host %s: %w", hostUUID, err)
+		}
+		if publicKey == "" {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO host_sealing_keys (host_uuid, public_key, last_op_date) VALUES (?, ?, ?)",
+			hostUUID, publicKey, models.Now()); err != nil {
+			return fmt.Errorf("record sealing key of host %s: %w", hostUUID, err)
+		}
+		return nil
+	})
+}
+
+// HostSealingKey returns the public key a host's agent reported, or an
+// Unavailable error when it reported none (an agent older than the key).
+func (s *Store) HostSealingKey(ctx context.Context, hostUUID string) (string, error) {
+	var k string
+	err := s.db.GetContext(ctx, &k, "SELECT public_key FROM host_sealing_keys WHERE host_uuid = ?", hostUUID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", models.Unavailable("the agent of host[uuid:%s] reported no sealing key (an older agent?): no secret can be sent to it; upgrade and reconnect the host", hostUUID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sealing key of host %s: %w", hostUUID, err)
+	}
+	return k, nil
 }

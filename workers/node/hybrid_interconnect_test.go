@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"github.com/zcloud/zcloud/activities/aliyun/aliyunsim"
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/api/apitest"
+	"github.com/zcloud/zcloud/hostworker/router"
 	"github.com/zcloud/zcloud/hostworker/testhost"
 	"github.com/zcloud/zcloud/models"
 	"github.com/zcloud/zcloud/workers/embedded"
@@ -117,7 +121,17 @@ func TestHybridInterconnectRollsBack(t *testing.T) {
 // newHybridRouterLab is newRouterLab (a real zcloud-hostworker in a test
 // host serving VPC routers as namespaces) whose control plane also manages
 // aliyunsim, the fake Alibaba.
-func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server) {
+//
+// aliyunsim realizes its VPN connections: a hostworker/router namespace
+// plays the Alibaba VPN gateway on the public bridge pub0 (uplink address
+// alyUplink, default route via the public network's gateway, the test
+// host) with the VSwitch network 172.16.1.0/24 on the bridge alyvsw, where
+// tests put a guest. Tests reserve alyUplink in ZCloud's IPAM and route
+// aliyunsim's public pool (198.18.0.0/15) to it in the host.
+// alyUplink is the realized Alibaba gateway's own address on pub0.
+const alyUplink = "198.51.100.250"
+
+func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server, *aliyunGateway) {
 	requireRouterLab(t)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
 		t.Setenv(k, "")
@@ -130,7 +144,19 @@ func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server) {
 	srv, err := embedded.Start(t.Context(), embedded.Options{Host: h.RootIP().String(), Logger: quietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })
-	sim, err := aliyunsim.New(aliyunsim.Options{TransitionDelay: 100 * time.Millisecond, Logger: quietLogger()})
+	gwDir := t.TempDir()
+	m, err := router.New(router.Config{StateDir: gwDir, HostNetNS: fmt.Sprintf("/proc/%d/ns/net", h.PID()), Logger: quietLogger()})
+	require.NoError(t, err)
+	gw := &aliyunGateway{m: m, stateDir: gwDir, publicBridge: "br_pub0", public: netip.MustParsePrefix(alyUplink + "/24"),
+		publicGateway: netip.MustParseAddr("198.51.100.1"),
+		vswBridge:     "br_alyvsw", vswGateway: netip.MustParsePrefix("172.16.1.1/24"),
+		specs: map[string]*router.Spec{}, owner: map[string]string{}}
+	t.Cleanup(func() {
+		if err := gw.deleteAll(context.Background()); err != nil {
+			t.Errorf("remove the alibaba gateway namespaces: %v", err)
+		}
+	})
+	sim, err := aliyunsim.New(aliyunsim.Options{TransitionDelay: 100 * time.Millisecond, Logger: quietLogger(), VPNRealizer: gw})
 	require.NoError(t, err)
 	sim.AddAccessKey(simAK, simSecret, simAccount)
 	require.NoError(t, sim.Start("127.0.0.1:0"))
@@ -168,7 +194,7 @@ func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server) {
 			t.Logf("agent log:\n%s", routerTail(h.DaemonLog("agent"), 60))
 		}
 	})
-	return l, sim
+	return l, sim, gw
 }
 
 // TestHybridInterconnectWithRouter runs the one-step interconnect against a
@@ -179,7 +205,7 @@ func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server) {
 // sides hold the same generated key, the router's charon has the
 // connection loaded, and the delete removes every piece on both sides.
 func TestHybridInterconnectWithRouter(t *testing.T) {
-	l, sim := newHybridRouterLab(t)
+	l, sim, alyGW := newHybridRouterLab(t)
 	h := &hybridEnv{env: &env{t: t, n: l.n, c: l.c}, sim: sim}
 	var s interconnectSides
 	s.hy = h.buildHybridInfra()
@@ -208,8 +234,20 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	}
 	l.bridge("pub0")
 	l.bridge("vpca")
+	// A guest on each side: behind the local VPC router, and in the
+	// Alibaba VSwitch behind the realized VPN gateway.
+	l.bridge("alyvsw")
+	const localGuest, alyGuest = "172.31.1.200", "172.16.1.10"
+	l.guest("gl", "vpca", localGuest+"/24", "172.31.1.1", "")
+	l.guest("gy", "alyvsw", alyGuest+"/24", "172.16.1.1", "")
 	public := l3("public", "pub0", "Public", "198.51.100.0/24")
 	s.l3 = l3("vpc-a", "vpca", "Private", "172.31.1.0/24")
+	// The "internet" (the test host, the public network's gateway) routes
+	// Alibaba's public addresses to the realized gateway's uplink, which
+	// IPAM must not hand out.
+	l.mustCreate("vips", map[string]any{"name": "alibaba-uplink", "l3NetworkUuid": public, "requiredIp": alyUplink})
+	l.exec("sysctl", "-w", "net.ipv4.ip_forward=1")
+	l.exec("ip", "route", "replace", "198.18.0.0/15", "via", alyUplink)
 	vro := l.mustCreate("instance-offerings/virtual-routers", map[string]any{"name": "vro", "zoneUuid": zone, "managementNetworkUuid": public,
 		"publicNetworkUuid": public, "imageUuid": image, "cpuNum": 1, "memorySize": int64(256) << 20})["uuid"].(string)
 	router := l.mustCreate("vpc/virtual-routers", map[string]any{"name": "vr", "virtualRouterOfferingUuid": vro})["uuid"].(string)
@@ -256,12 +294,49 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	var authKey, peer string
 	require.NoError(t, l.n.Store.DB().QueryRowContext(context.Background(), "SELECT auth_key, peer_address FROM ipsec_connections").Scan(&authKey, &peer))
 	require.Equal(t, s.gwIP, peer)
-	require.Len(t, authKey, 32, "a generated key")
-	require.Equal(t, vcos[0].IkeConfig.Psk, authKey, "both sides hold the same key")
+	psk := vcos[0].IkeConfig.Psk
+	require.Len(t, psk, 32, "a generated key")
+	require.NotContains(t, authKey, psk, "the router tables keep the key encrypted")
+	require.True(t, strings.HasPrefix(authKey, "gcm1:"), "stored encrypted")
+	swanctl, err := os.ReadFile(filepath.Join(filepath.Dir(vici), "swanctl.conf"))
+	require.NoError(t, err)
+	require.Contains(t, string(swanctl), `secret = "`+psk+`"`, "both sides hold the same key")
+	found := historiesWith(t, l.n.Temporal, psk)
+	require.NotZero(t, found[""])
+	require.Zero(t, found[psk], "the generated key is in %d of %d workflow histories", found[psk], found[""])
 	var sealed string
 	require.NoError(t, l.n.Store.DB().QueryRowContext(context.Background(), "SELECT psk FROM vpc_vpn_ike_configs").Scan(&sealed))
 	require.NotContains(t, sealed, authKey, "the hybrid side stores the key encrypted")
 	require.Contains(t, conns(), "172.16.1.0/24", "charon on the router has the connection")
+	// The tunnel is real: the local guest reaches the guest behind the
+	// Alibaba gateway, which sees the local guest's own address.
+	alyRouter := hexID(vcos[0].VpnGatewayID)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, f := range []string{filepath.Join(alyGW.stateDir, alyRouter, "ipsec", "charon.log"),
+				filepath.Join(l.stateDir, "routers", router, "ipsec", "charon.log")} {
+				b, _ := os.ReadFile(f)
+				t.Logf("%s:\n%s", f, routerTail(string(b), 15))
+			}
+			for _, args := range [][]string{{"route"}, {"neigh"}, {"addr"}} {
+				out, _ := l.h.Exec(context.Background(), append([]string{"ip", "-n", routerNamespace(router)}, args...)...)
+				t.Logf("local router %v:\n%s", args, out)
+				out, _ = exec.Command("ip", append([]string{"-n", routerNamespace(alyRouter)}, args...)...).CombinedOutput()
+				t.Logf("alibaba gateway %v:\n%s", args, out)
+			}
+		}
+	})
+	start = time.Now()
+	routerPoll(t, 25*time.Second, "local guest reaches the Alibaba guest through the tunnel", func() error { return l.ping("gl", alyGuest) })
+	t.Logf("TIMING tunnel to the Alibaba gateway up (first ping through): %s", time.Since(start).Round(time.Millisecond))
+	sa, err := alyGW.m.IPsecStatus(t.Context(), alyRouter, hexID(vcos[0].VpnConnectionID))
+	require.NoError(t, err)
+	require.Equal(t, "ESTABLISHED", sa.IKEState, sa.Raw)
+	require.Equal(t, "INSTALLED", sa.ChildState, sa.Raw)
+	l.server("gy", "80")
+	seen, err := l.peer("gl", "http://"+alyGuest+"/cgi-bin/peer")
+	require.NoError(t, err)
+	require.Equal(t, localGuest, seen, "tunnel traffic is not NATed")
 	require.Len(t, h.inventories("hybrid/aliyun/relationships"), 1)
 	for _, by := range []struct{ uuid, typ string }{{router, "vroutervm"}, {s.l3, "l3network"}, {s.hy.vpc, "vpc"}} {
 		out, err := l.c.Call(http.MethodPost, "v1/hybrid/aliyun/relationships", map[string]any{"params": map[string]any{"uuid": by.uuid, "resourceType": by.typ}})
@@ -279,4 +354,7 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	h.del("hybrid/aliyun/connections/" + ic["uuid"].(string))
 	h.requireNothingLeft("delete")
 	require.NotContains(t, conns(), "172.16.1.0/24")
+	_, err = os.Stat("/run/netns/" + routerNamespace(alyRouter))
+	require.ErrorIs(t, err, os.ErrNotExist, "the Alibaba gateway's namespace went with its last connection")
+	require.Error(t, l.ping("gl", alyGuest), "no tunnel any more")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/activities/sshdeploy"
 	"github.com/zcloud/zcloud/api"
+	"github.com/zcloud/zcloud/models/secret"
 	"github.com/zcloud/zcloud/models/store"
 	"github.com/zcloud/zcloud/workers"
 	"github.com/zcloud/zcloud/workflows"
@@ -87,6 +88,11 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	acts := &db.Activities{Store: n.Store, Logger: cfg.Logger, Faults: cfg.Faults}
+	// The hybrid key is the control plane's secret key: it also keeps the
+	// routers' IPsec pre-shared keys encrypted.
+	if acts.Secrets, err = secret.LoadControlPlane(cfg.Aliyun.SecretKey, cfg.Aliyun.KeyFile); err != nil {
+		return err
+	}
 	if cfg.AgentBinary != "" {
 		addr := cfg.AgentTemporal
 		if addr == "" {
@@ -135,6 +141,12 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 		// Simulated agents live in memory: after a restart, reconnect the
 		// simulated hosts at once instead of at their next failed pings.
 		if err = n.reconnectSimHosts(ctx); err != nil {
+			return err
+		}
+	}
+	if cfg.Worker {
+		// Every data center keeps its periodic sync across restarts.
+		if err = aliyun.StartSyncLoops(ctx, n.Temporal, n.Store); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,11 +15,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/aliyun"
 	"github.com/zcloud/zcloud/activities/db"
 	"github.com/zcloud/zcloud/api/apitest"
 	"github.com/zcloud/zcloud/hostworker/testhost"
@@ -119,8 +125,13 @@ func newRouterLab(t *testing.T, dsn string) *routerLab {
 	require.NoError(t, sim.Start())
 	t.Cleanup(sim.Stop)
 
+	// The control plane's secret key keeps IPsec pre-shared keys encrypted.
+	key := make([]byte, aliyun.KeySize)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
 	l.n, err = node.Start(t.Context(), node.Config{DB: dsn, Temporal: srv.FrontendAddr(), Namespace: srv.Namespace(),
-		Listen: "127.0.0.1:0", Worker: true, AdminPassword: "password", Faults: &db.Faults{}, Logger: quietLogger()})
+		Listen: "127.0.0.1:0", Worker: true, AdminPassword: "password", Faults: &db.Faults{}, Logger: quietLogger(),
+		Aliyun: aliyun.Config{SecretKey: key}})
 	require.NoError(t, err)
 	t.Cleanup(l.n.Stop)
 	l.c = apitest.New(l.n.Addr)
@@ -543,6 +554,27 @@ func routerAppliance(t *testing.T, l *routerLab) {
 		require.Contains(t, sas, "ESTABLISHED", "router 1 has an IKE SA")
 		require.Contains(t, sas, "INSTALLED", "router 1 has a CHILD SA")
 
+		// The key is nowhere in clear but on the host: not in the router
+		// tables (AES-GCM under the control plane's key), not in any
+		// workflow history (the API seals it to the control plane, the
+		// spec to the host's key), not in the agent's log.
+		var stored []string
+		require.NoError(t, l.n.Store.DB().Select(&stored, "SELECT auth_key FROM ipsec_connections"))
+		require.Len(t, stored, 2)
+		for _, k := range stored {
+			require.NotContains(t, k, "s3cret-psk")
+			require.True(t, strings.HasPrefix(k, "gcm1:"), "stored encrypted: %.8s…", k)
+		}
+		routerPoll(t, 30*time.Second, "the router changes' histories are listed", func() error {
+			found := historiesWith(t, l.n.Temporal, "sealedAuthKey", "s3cret-psk")
+			if found["sealedAuthKey"] == 0 {
+				return fmt.Errorf("no history holds a router spec with ipsec yet (%d histories)", found[""])
+			}
+			require.Zero(t, found["s3cret-psk"], "the pre-shared key is in %d of %d workflow histories", found["s3cret-psk"], found[""])
+			return nil
+		})
+		require.NotContains(t, l.h.DaemonLog("agent"), "s3cret-psk")
+
 		require.NoError(t, c.Delete("ipsec", c1["uuid"].(string)))
 		require.NoError(t, c.Delete("ipsec", c2["uuid"].(string)))
 		require.NoError(t, c.Delete("vips", v1))
@@ -731,10 +763,12 @@ func routerAPIValidation(t *testing.T, e *env) {
 	require.ErrorContains(t, err, "not supported")
 	e.mustCreate("load-balancers/"+lb+"/listeners", map[string]any{"name": "l", "loadBalancerPort": 80})
 
-	// IPsec needs a local network on a router; route entries are checked.
+	// IPsec needs the control plane's secret key (this env has none: the
+	// pre-shared key cannot be sealed, so it is refused up front); route
+	// entries are checked.
 	_, err = c.Create("ipsec", map[string]any{"name": "s2s", "vipUuid": vipB, "peerAddress": "192.0.2.1", "authKey": "k", "l3NetworkUuid": in.l3,
 		"peerCidrs": []string{"10.9.0.0/16"}})
-	require.ErrorContains(t, err, "attached to no vpc router")
+	require.ErrorContains(t, err, "secret key")
 	table := e.mustCreate("vrouter-route-tables", map[string]any{"name": "rt"})
 	_, err = c.Create("vrouter-route-tables/"+table+"/route-entries", map[string]any{"destination": "10.0.0.0/8", "type": "UserStatic"})
 	require.ErrorContains(t, err, "target")
@@ -757,4 +791,38 @@ func routerAPIValidation(t *testing.T, e *env) {
 		require.Zero(t, count(table, "1 = 1"), "rows left in %s", table)
 	}
 	require.Zero(t, count("used_ips", "l3_network_uuid = ?", public), "VIP addresses are released")
+}
+
+// historiesWith reads the history of every workflow of the client's
+// namespace (binary protobuf: payloads are raw bytes there) and counts, per
+// needle, the histories holding it; "" counts them all.
+func historiesWith(t *testing.T, c client.Client, needles ...string) map[string]int {
+	t.Helper()
+	ctx := t.Context()
+	found := map[string]int{}
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1000, NextPageToken: token})
+		require.NoError(t, err)
+		for _, ex := range resp.Executions {
+			var all []byte
+			it := c.GetWorkflowHistory(ctx, ex.Execution.WorkflowId, ex.Execution.RunId, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				require.NoError(t, err)
+				b, err := proto.Marshal(ev)
+				require.NoError(t, err)
+				all = append(all, b...)
+			}
+			found[""]++
+			for _, n := range needles {
+				if bytes.Contains(all, []byte(n)) {
+					found[n]++
+				}
+			}
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return found
+		}
+	}
 }

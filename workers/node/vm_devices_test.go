@@ -199,3 +199,77 @@ func TestVMDeviceISO(t *testing.T) {
 	require.Equal(t, iso, inDrive())
 	require.Equal(t, []string{"CdRom", "HardDisk"}, drv.VMs()[vmUUID].Spec.BootOrder)
 }
+
+// TestVMDeviceCompute changes a VM's CPUs and memory through REST on a
+// simulated host: online growth of a running VM (the domain and the host's
+// capacity follow), a change the host cannot hold refused with nothing
+// changed, online shrink refused by the host and rolled back, a stopped VM
+// shrunk in its record and started at the new size, and
+// ChangeInstanceOffering. The real-guest side is hostworker/libvirt's
+// TestGuestOnlineCompute.
+func TestVMDeviceCompute(t *testing.T) {
+	e := newEnv(t)
+	in := e.buildInfra(1)
+	c := e.c
+	drv, ok := e.n.Fleet.Driver(in.hosts[0])
+	require.True(t, ok)
+	vm, err := c.Create("vm-instances", e.vmParams(in, "vm"))
+	require.NoError(t, err)
+	vmUUID := vm["uuid"].(string)
+	const gib = int64(1) << 30
+	available := func() (float64, float64) {
+		h, err := c.Get("hosts", in.hosts[0])
+		require.NoError(t, err)
+		return h["availableCpuCapacity"].(float64), h["availableMemoryCapacity"].(float64)
+	}
+	cpu0, mem0 := available()
+
+	vm, err = c.Action("vm-instances", vmUUID, "updateVmInstance", map[string]any{"cpuNum": 2, "memorySize": 2 * gib, "name": "bigger"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, vm["cpuNum"])
+	require.EqualValues(t, 2*gib, vm["memorySize"])
+	require.Equal(t, "bigger", vm["name"])
+	spec := drv.VMs()[vmUUID].Spec
+	require.Equal(t, 2, spec.CPUNum, "the running domain grew")
+	require.Equal(t, 2*gib, spec.MemorySize)
+	cpu, mem := available()
+	require.Equal(t, cpu0-1, cpu)
+	require.Equal(t, mem0-float64(gib), mem)
+
+	// More than the host has: refused, nothing changes.
+	_, err = c.Action("vm-instances", vmUUID, "updateVmInstance", map[string]any{"cpuNum": 500})
+	require.ErrorContains(t, err, "HOST.1007")
+	cpu, mem = available()
+	require.Equal(t, cpu0-1, cpu)
+	require.Equal(t, mem0-float64(gib), mem)
+
+	// Online shrink: the host refuses, record and capacity go back.
+	_, err = c.Action("vm-instances", vmUUID, "updateVmInstance", map[string]any{"cpuNum": 1})
+	require.ErrorContains(t, err, "online decrease")
+	got, err := c.Get("vm-instances", vmUUID)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, got["cpuNum"])
+	cpu, _ = available()
+	require.Equal(t, cpu0-1, cpu)
+
+	// Stopped: any size, taken at the next start.
+	_, err = c.Action("vm-instances", vmUUID, "stopVmInstance", map[string]any{"type": "cold"})
+	require.NoError(t, err)
+	small := e.mustCreate("instance-offerings", map[string]any{"name": "tiny", "cpuNum": 1, "memorySize": gib / 2})
+	vm, err = c.Action("vm-instances", vmUUID, "changeInstanceOffering", map[string]any{"instanceOfferingUuid": small})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, vm["cpuNum"])
+	require.EqualValues(t, gib/2, vm["memorySize"])
+	require.Equal(t, small, vm["instanceOfferingUuid"])
+	_, err = c.Action("vm-instances", vmUUID, "startVmInstance", map[string]any{})
+	require.NoError(t, err)
+	spec = drv.VMs()[vmUUID].Spec
+	require.Equal(t, 1, spec.CPUNum)
+	require.Equal(t, gib/2, spec.MemorySize)
+	cpu, mem = available()
+	require.Equal(t, cpu0, cpu)
+	require.Equal(t, mem0+float64(gib/2), mem)
+
+	_, err = c.Action("vm-instances", vmUUID, "updateVmInstance", map[string]any{"platform": "Windows"})
+	require.ErrorContains(t, err, "not supported")
+}

@@ -1,6 +1,7 @@
 package aliyunsim
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -58,6 +59,9 @@ type rpcCtx struct {
 	now    time.Time
 	region string
 	host   string
+	// after runs once the state lock is released, before the reply: slow
+	// work with effects outside the simulator (VPN realization).
+	after []func(ctx context.Context) error
 }
 
 type rpcHandler func(x *rpcCtx) (obj, error)
@@ -225,6 +229,11 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		s.changed()
 	}
 	s.mu.Unlock()
+	for _, f := range x.after {
+		if err == nil {
+			err = f(r.Context())
+		}
+	}
 	if err != nil {
 		s.log.Debug("aliyunsim rpc failed", "action", action, "err", err)
 		writeRPCError(w, reqID, host, err)

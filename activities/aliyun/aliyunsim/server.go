@@ -45,6 +45,21 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives one debug line per request and errors of persistence.
 	Logger *slog.Logger
+	// VPNRealizer, when set, makes VPN connections real: it is called after
+	// a connection is created (and again when a retried create finds it) and
+	// after one is deleted.
+	VPNRealizer VPNRealizer
+}
+
+// VPNRealizer realizes VPN connections outside the simulator, e.g. as a
+// strongSwan endpoint in a network namespace standing for the VPN
+// gateway's public IP. Both methods must be idempotent.
+type VPNRealizer interface {
+	// Ensure makes the tunnel of conn exist: gw's public IP as the local
+	// end, cg's IP as the peer, conn.LocalSubnet behind gw.
+	Ensure(ctx context.Context, conn VpnConnection, gw VpnGateway, cg CustomerGateway) error
+	// Delete removes the tunnel of a connection; a missing one is no error.
+	Delete(ctx context.Context, connectionID string) error
 }
 
 // Server is a fake Alibaba Cloud endpoint (ECS, VPC, STS and an OSS subset) on one HTTP listener.
@@ -61,6 +76,7 @@ type Server struct {
 	delay  time.Duration
 	quota  int
 	rpc    map[string]rpcHandler
+	vpn    VPNRealizer
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -77,6 +93,7 @@ func New(opts Options) (*Server, error) {
 		st:    newState(),
 		delay: opts.TransitionDelay,
 		quota: opts.InstanceQuota,
+		vpn:   opts.VPNRealizer,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -1,6 +1,7 @@
 package aliyunsim
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -356,6 +357,7 @@ func subnets(name, v string) error {
 func createVpnConnection(x *rpcCtx) (obj, error) {
 	if ids, _ := x.token("CreateVpnConnection"); len(ids) == 1 {
 		if c, ok := x.c.VpnConnections[ids[0]]; ok {
+			x.realize(c)
 			return obj{"VpnConnectionId": c.VpnConnectionID, "Name": c.Name, "CreateTime": c.CreateTime.UnixMilli()}, nil
 		}
 	}
@@ -415,6 +417,7 @@ func createVpnConnection(x *rpcCtx) (obj, error) {
 	if _, k := x.token("CreateVpnConnection"); k != "" {
 		x.c.Tokens[k] = []string{c.VpnConnectionID}
 	}
+	x.realize(c)
 	return obj{"VpnConnectionId": c.VpnConnectionID, "Name": c.Name, "CreateTime": c.CreateTime.UnixMilli()}, nil
 }
 
@@ -442,7 +445,35 @@ func deleteVpnConnection(x *rpcCtx) (obj, error) {
 		g.move(x.now, x.s.delay, "updating", "active")
 	}
 	delete(x.c.VpnConnections, c.VpnConnectionID)
+	if r := x.s.vpn; r != nil {
+		id := c.VpnConnectionID
+		x.after = append(x.after, func(ctx context.Context) error {
+			if err := r.Delete(ctx, id); err != nil {
+				return errf(http.StatusInternalServerError, "InternalError", "removing the tunnel of VPN connection %s failed: %v", id, err)
+			}
+			return nil
+		})
+	}
 	return obj{}, nil
+}
+
+// realize has the VPN realizer, if any, make the connection's tunnel once
+// the state lock is released. A failure fails the call (the record stays:
+// a retry with the same ClientToken realizes it again).
+func (x *rpcCtx) realize(c *VpnConnection) {
+	r := x.s.vpn
+	g, gok := x.c.VpnGateways[c.VpnGatewayID]
+	cg, cok := x.c.CustomerGateways[c.CustomerGatewayID]
+	if r == nil || !gok || !cok {
+		return
+	}
+	conn, gw, cgw := *c, *g, *cg
+	x.after = append(x.after, func(ctx context.Context) error {
+		if err := r.Ensure(ctx, conn, gw, cgw); err != nil {
+			return errf(http.StatusInternalServerError, "InternalError", "realizing VPN connection %s failed: %v", conn.VpnConnectionID, err)
+		}
+		return nil
+	})
 }
 
 func vpnConnectionView(c *VpnConnection) obj {

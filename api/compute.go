@@ -131,7 +131,7 @@ func (s *Server) localStorageCapacity(r *request) {
 
 // notSupported answers an API ZCloud does not implement, with the reason.
 func notSupported(why string) handlerFunc {
-	return func(s *Server, r *request) {
+	return func(_ *Server, r *request) {
 		writeError(r.c, 0, &models.Error{Kind: models.KindInvalid, Code: models.CodeOperation,
 			Message: "not supported: " + r.api.Name, Details: why})
 	}

@@ -406,7 +406,7 @@ func (s *Spec) vips() []netip.Addr {
 	return slices.Compact(v)
 }
 
-func (m *Manager) ensureNetworks(ctx context.Context, spec Spec) (Status, error) {
+func (m *Manager) ensureNetworks(_ context.Context, spec Spec) (Status, error) {
 	st := Status{Namespace: Namespace(spec.UUID)}
 	if err := os.MkdirAll(m.routerDir(spec.UUID), 0o700); err != nil {
 		return st, fmt.Errorf("create router dir: %w", err)

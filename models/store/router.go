@@ -1578,9 +1578,9 @@ func DeleteLoadBalancerListener(j *Journal, a ChangeArgs, _ string) (ChangeResul
 	return ChangeResult{Routers: rs}, j.deleteWhere("load_balancer_listeners", "uuid = ?", l.UUID)
 }
 
-// AddVmNicToLoadBalancer adds backends to a listener; every backend's L3 is
+// AddVMNicToLoadBalancer adds backends to a listener; every backend's L3 is
 // on the one router that serves the VIP.
-func AddVmNicToLoadBalancer(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
+func AddVMNicToLoadBalancer(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 	var l models.LoadBalancerListener
 	if err := j.get(&l, "load_balancer_listeners", "LoadBalancerListener", a.Str("listenerUuid")); err != nil {
 		return ChangeResult{}, err
@@ -1624,8 +1624,8 @@ func AddVmNicToLoadBalancer(j *Journal, a ChangeArgs, _ string) (ChangeResult, e
 	return res, nil
 }
 
-// RemoveVmNicFromLoadBalancer removes backends from a listener.
-func RemoveVmNicFromLoadBalancer(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
+// RemoveVMNicFromLoadBalancer removes backends from a listener.
+func RemoveVMNicFromLoadBalancer(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 	var l models.LoadBalancerListener
 	if err := j.get(&l, "load_balancer_listeners", "LoadBalancerListener", a.Str("listenerUuid")); err != nil {
 		return ChangeResult{}, err

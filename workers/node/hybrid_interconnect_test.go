@@ -123,14 +123,10 @@ func TestHybridInterconnectRollsBack(t *testing.T) {
 // aliyunsim, the fake Alibaba.
 //
 // aliyunsim realizes its VPN connections: a hostworker/router namespace
-// plays the Alibaba VPN gateway on the public bridge pub0 (uplink address
-// alyUplink, default route via the public network's gateway, the test
-// host) with the VSwitch network 172.16.1.0/24 on the bridge alyvsw, where
-// tests put a guest. Tests reserve alyUplink in ZCloud's IPAM and route
-// aliyunsim's public pool (198.18.0.0/15) to it in the host.
-// alyUplink is the realized Alibaba gateway's own address on pub0.
-const alyUplink = "198.51.100.250"
-
+// plays the Alibaba VPN gateway on the public bridge pub0, where it also
+// holds 198.51.100.1, the public network's gateway (the "internet" the
+// local VPC router routes Alibaba's addresses to), with the VSwitch
+// network 172.16.1.0/24 on the bridge alyvsw, where tests put a guest.
 func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server, *aliyunGateway) {
 	requireRouterLab(t)
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
@@ -147,9 +143,8 @@ func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server, *aliyunGat
 	gwDir := t.TempDir()
 	m, err := router.New(router.Config{StateDir: gwDir, HostNetNS: fmt.Sprintf("/proc/%d/ns/net", h.PID()), Logger: quietLogger()})
 	require.NoError(t, err)
-	gw := &aliyunGateway{m: m, stateDir: gwDir, publicBridge: "br_pub0", public: netip.MustParsePrefix(alyUplink + "/24"),
-		publicGateway: netip.MustParseAddr("198.51.100.1"),
-		vswBridge:     "br_alyvsw", vswGateway: netip.MustParsePrefix("172.16.1.1/24"),
+	gw := &aliyunGateway{m: m, stateDir: gwDir, publicBridge: "br_pub0", public: netip.MustParsePrefix("198.51.100.1/24"),
+		vswBridge: "br_alyvsw", vswGateway: netip.MustParsePrefix("172.16.1.1/24"),
 		specs: map[string]*router.Spec{}, owner: map[string]string{}}
 	t.Cleanup(func() {
 		if err := gw.deleteAll(context.Background()); err != nil {
@@ -203,7 +198,11 @@ func newHybridRouterLab(t *testing.T) (*routerLab, *aliyunsim.Server, *aliyunGat
 // Alibaba) undoes the local IPsec connection (the router is converged
 // without it) and the Alibaba pieces; then the interconnect is made, both
 // sides hold the same generated key, the router's charon has the
-// connection loaded, and the delete removes every piece on both sides.
+// connection loaded, a guest behind the router pings a guest behind the
+// realized Alibaba gateway (aliyunsim's VPNRealizer: a strongSwan endpoint
+// in a namespace on the public bridge) through the tunnel, not NATed, and
+// the delete removes every piece on both sides, the gateway's namespace
+// included.
 func TestHybridInterconnectWithRouter(t *testing.T) {
 	l, sim, alyGW := newHybridRouterLab(t)
 	h := &hybridEnv{env: &env{t: t, n: l.n, c: l.c}, sim: sim}
@@ -242,12 +241,6 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	l.guest("gy", "alyvsw", alyGuest+"/24", "172.16.1.1", "")
 	public := l3("public", "pub0", "Public", "198.51.100.0/24")
 	s.l3 = l3("vpc-a", "vpca", "Private", "172.31.1.0/24")
-	// The "internet" (the test host, the public network's gateway) routes
-	// Alibaba's public addresses to the realized gateway's uplink, which
-	// IPAM must not hand out.
-	l.mustCreate("vips", map[string]any{"name": "alibaba-uplink", "l3NetworkUuid": public, "requiredIp": alyUplink})
-	l.exec("sysctl", "-w", "net.ipv4.ip_forward=1")
-	l.exec("ip", "route", "replace", "198.18.0.0/15", "via", alyUplink)
 	vro := l.mustCreate("instance-offerings/virtual-routers", map[string]any{"name": "vro", "zoneUuid": zone, "managementNetworkUuid": public,
 		"publicNetworkUuid": public, "imageUuid": image, "cpuNum": 1, "memorySize": int64(256) << 20})["uuid"].(string)
 	router := l.mustCreate("vpc/virtual-routers", map[string]any{"name": "vr", "virtualRouterOfferingUuid": vro})["uuid"].(string)

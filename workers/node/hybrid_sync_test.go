@@ -11,13 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/zcloud/zcloud/activities/aliyun"
 	"github.com/zcloud/zcloud/workflows"
 )
 
 // TestHybridPeriodicSync proves that a data center keeps itself current
 // without a Sync API call: with hybrid.sync.interval at 1 s, an instance
 // created outside ZCloud at aliyunsim appears in the inventory, disappears
-// once deleted there, and the loop ends when the data center is deleted.
+// once deleted there; a lost loop is started again by StartSyncLoops (what
+// a control-plane start runs); the loop ends when the data center is
+// deleted.
 func TestHybridPeriodicSync(t *testing.T) {
 	h := newHybridEnv(t, "sqlite::memory:", nil)
 	_, err := h.c.Call(http.MethodPut, "v1/global-configurations/hybrid/sync.interval/actions",
@@ -58,6 +61,15 @@ func TestHybridPeriodicSync(t *testing.T) {
 		return err == nil && len(l) == 0
 	}, 20*time.Second, 100*time.Millisecond, "the periodic sync removes the instance deleted at aliyunsim")
 	t.Logf("instance deleted at aliyunsim removed in %s", time.Since(start))
+
+	// On control-plane start every data center gets its loop back;
+	// starting one that runs is no error.
+	require.NoError(t, h.n.Temporal.TerminateWorkflow(t.Context(), loopID, "", "test: a lost loop"))
+	require.NoError(t, aliyun.StartSyncLoops(t.Context(), h.n.Temporal, h.n.Store))
+	require.NoError(t, aliyun.StartSyncLoops(t.Context(), h.n.Temporal, h.n.Store))
+	desc, err = h.n.Temporal.DescribeWorkflowExecution(t.Context(), loopID, "")
+	require.NoError(t, err)
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "the loop runs again")
 
 	// Deleting the data center ends its loop.
 	h.del("hybrid/aliyun/security-group/remote/" + in.sg)

@@ -24,11 +24,9 @@ import (
 type aliyunGateway struct {
 	m        *router.Manager
 	stateDir string // the Manager's, for logs
-	// The public bridge, the namespace's address on it and its default
-	// route's next hop (the "internet").
-	publicBridge  string
-	public        netip.Prefix
-	publicGateway netip.Addr
+	// The public bridge and the namespace's address on it.
+	publicBridge string
+	public       netip.Prefix
 	// vswBridge carries the VSwitch's network; vswGateway is its gateway.
 	vswBridge  string
 	vswGateway netip.Prefix
@@ -56,7 +54,10 @@ func (g *aliyunGateway) Ensure(ctx context.Context, c aliyunsim.VpnConnection, g
 	spec, ok := g.specs[gw.VpnGatewayID]
 	if !ok {
 		spec = &router.Spec{UUID: hexID(gw.VpnGatewayID),
-			Public:   router.PublicNetwork{NetworkUUID: hexID("public"), Bridge: g.publicBridge, Address: g.public, Gateway: g.publicGateway},
+			Public: router.PublicNetwork{NetworkUUID: hexID("public"), Bridge: g.publicBridge, Address: g.public,
+				// A fixed MAC: a gateway made again (after a rollback) is
+				// reached through the peers' cached ARP entries.
+				MAC: fixedMAC(gw.VpnGatewayID)},
 			Networks: []router.Network{{NetworkUUID: hexID(gw.VSwitchID), Bridge: g.vswBridge, Gateway: g.vswGateway}}}
 	}
 	next := *spec
@@ -182,3 +183,9 @@ func secondsOf(n int64) time.Duration { return time.Duration(n) * time.Second }
 // routerNamespace is the namespace of a router (a package-level name, so
 // tests with a variable called router can reach it).
 func routerNamespace(routerUUID string) string { return router.Namespace(routerUUID) }
+
+// fixedMAC is a locally administered MAC derived from an id.
+func fixedMAC(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", sum[0], sum[1], sum[2], sum[3], sum[4])
+}

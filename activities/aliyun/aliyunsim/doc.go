@@ -40,8 +40,9 @@
 // # Not simulated
 //
 // DescribeInstanceVncUrl returns a URL but no VNC WebSocket is served behind it. VPN connections
-// have no IPsec peer, so their status stays ike_sa_not_established unless a test calls
-// SetVpnConnectionStatus. Dual-tunnel VPN connections, cross-account router interfaces and
+// have no IPsec peer of their own, so their status stays ike_sa_not_established unless a test
+// calls SetVpnConnectionStatus; Options.VPNRealizer can make a real one (workers/node realizes
+// a gateway as a strongSwan namespace on the test host's public bridge). Dual-tunnel VPN connections, cross-account router interfaces and
 // route next hops other than Instance, VpnGateway and RouterInterface answer a clear error.
 // Physical connections are seeded with AddPhysicalConnection.
 package aliyunsim

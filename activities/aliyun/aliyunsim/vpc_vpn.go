@@ -59,8 +59,8 @@ type IpsecConfig struct {
 }
 
 // VpnConnection is an IPsec connection between a VPN gateway and a customer gateway. The
-// simulator has no IPsec peer, so its Status stays ike_sa_not_established unless a test sets it
-// with SetVpnConnectionStatus.
+// simulator itself has no IPsec peer (Options.VPNRealizer can make one), so its Status stays
+// ike_sa_not_established unless a test sets it with SetVpnConnectionStatus.
 type VpnConnection struct {
 	Lifecycle
 	VpnConnectionID    string      `json:"vpnConnectionId"`

@@ -29,7 +29,7 @@ var hybridRoutes = routeSet{
 		"QueryEcsInstanceFromLocal": store.ResEcsInstance, "QueryHybridEipFromLocal": store.ResHybridEip,
 		"QueryOssBucketFileName": store.ResOssBucket, "QueryVpcVpnGatewayFromLocal": store.ResVpnGateway,
 		"QueryVpcUserVpnGatewayFromLocal": store.ResUserVpnGateway, "QueryVpcVpnConnectionFromLocal": store.ResVpnConnection,
-		"QueryVpcIkeConfigFromLocal": store.ResVpnIkeConfig, "QueryVpcIpSecConfigFromLocal": store.ResVpnIpSecConfig,
+		"QueryVpcIkeConfigFromLocal": store.ResVpnIkeConfig, "QueryVpcIpSecConfigFromLocal": store.ResVpnIPSecConfig,
 		"QueryAliyunVirtualRouterFromLocal": store.ResAliyunVRouter, "QueryAliyunRouteEntryFromLocal": store.ResAliyunRouteEntry,
 		"QueryVirtualBorderRouterFromLocal": store.ResVirtualBorderRouter, "QueryAliyunRouterInterfaceFromLocal": store.ResAliyunRouterIface,
 		"QueryConnectionBetweenL3NetworkAndAliyunVSwitch": store.ResHybridConnection,
@@ -88,6 +88,7 @@ var hybridRoutes = routeSet{
 		"AddOssBucketFromRemote":                           (*Server).addOssBucket,
 		"DeleteOssBucketRemote":                            hybridJob(workflows.HybridDeleteRemote, store.ResOssBucket, false),
 		"GetOssBucketNameFromRemote":                       hybridRead(workflows.ReadOssBuckets),
+		"GetVpcVpnConfigurationFromRemote":                 hybridRead(workflows.ReadVpnConfiguration),
 		"SyncVpcVpnGatewayFromRemote":                      hybridJob(workflows.HybridSync, workflows.KindVpnGateway, false),
 		"SyncVpcUserVpnGatewayFromRemote":                  hybridJob(workflows.HybridSync, workflows.KindUserGateway, false),
 		"SyncVpcVpnConnectionFromRemote":                   hybridJob(workflows.HybridSync, workflows.KindVpnConnection, false),
@@ -361,9 +362,7 @@ func (s *Server) getInterconnects(r *request) {
 			writeError(r.c, 0, err)
 			return
 		}
-		for _, it := range items {
-			out = append(out, it)
-		}
+		out = append(out, items...)
 	}
 	r.c.JSON(http.StatusOK, gin.H{"inventories": out})
 }

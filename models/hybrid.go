@@ -252,9 +252,9 @@ type VpcVpnIkeConfig struct {
 	LastOpDate      Time   `db:"last_op_date" json:"lastOpDate"`
 }
 
-// VpcVpnIpSecConfig is an IPsec (phase 2) configuration
+// VpcVpnIPSecConfig is an IPsec (phase 2) configuration
 // (VpcVpnIpSecConfigInventory).
-type VpcVpnIpSecConfig struct {
+type VpcVpnIPSecConfig struct {
 	UUID            string `db:"uuid" json:"uuid"`
 	Name            string `db:"name" json:"name"`
 	EncodeAlgorithm string `db:"encode_algorithm" json:"encodeAlgorithm"`

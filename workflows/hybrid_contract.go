@@ -67,6 +67,9 @@ const (
 	ReadInstanceType = "instanceTypes"
 	ReadVncURL       = "vncUrl"
 	ReadOssBuckets   = "ossBuckets"
+	// ReadVpnConfiguration is a VPN connection's configuration for the
+	// peer device (GetVpcVpnConfigurationFromRemote).
+	ReadVpnConfiguration = "vpnConfiguration"
 
 	SyncDataCenter    = "dataCenter"
 	SyncIdentityZones = "identityZones"
@@ -178,8 +181,9 @@ type EipOpParams struct {
 	AccountUUID string `json:"accountUuid"`
 }
 
-// hybridResult is the job's result type, re-exported for readability.
-type hybridResult = activities.Result
+// HybridResult is the result of the hybrid workflows: the job result of
+// activities.Result under a name that reads naturally in this package.
+type HybridResult = activities.Result
 
 // UploadParams uploads a local image into the current OSS bucket of a data
 // center.

@@ -14,7 +14,7 @@ const ActHybridEcsCreateRecord = "aliyun.EcsCreateRecord"
 // CreateInstance (with a ClientToken, so a retry after a crash makes no
 // second instance) → wait Stopped → StartInstance → wait Running → record.
 // A failure at any step deletes the remote instance and the row.
-func HybridCreateEcsWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridCreateEcsWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -63,7 +63,7 @@ var ecsOps = map[string]struct {
 // HybridEcsOpWorkflow starts, stops, reboots or modifies an instance. The
 // local status moves first with one conditional update (a wrong state
 // fails at once and changes nothing); a failure puts it back.
-func HybridEcsOpWorkflow(ctx workflow.Context, p EcsOpParams) (res hybridResult, err error) {
+func HybridEcsOpWorkflow(ctx workflow.Context, p EcsOpParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -99,7 +99,7 @@ func HybridEcsOpWorkflow(ctx workflow.Context, p EcsOpParams) (res hybridResult,
 
 // HybridEipOpWorkflow attaches an EIP to an instance (compensated by a
 // detach) or detaches it, waiting for Alibaba's InUse/Available.
-func HybridEipOpWorkflow(ctx workflow.Context, p EipOpParams) (res hybridResult, err error) {
+func HybridEipOpWorkflow(ctx workflow.Context, p EipOpParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {

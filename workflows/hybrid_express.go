@@ -62,8 +62,8 @@ type ConnectInterfacesParams struct {
 // (update a VBR or VPN connection, activate or deactivate a router
 // interface) and records its new state. A VPN connection's change puts its
 // gateway into "updating": the record waits until it is active again.
-func HybridUpdateRemoteWorkflow(ctx workflow.Context, p UpdateRemoteParams) (hybridResult, error) {
-	var res hybridResult
+func HybridUpdateRemoteWorkflow(ctx workflow.Context, p UpdateRemoteParams) (HybridResult, error) {
+	var res HybridResult
 	var ref RemoteRef
 	if err := remote(ctx, ActAliyunLookup, LocalRef{Resource: p.Resource, UUID: p.UUID}, &ref); err != nil {
 		return res, err
@@ -103,8 +103,8 @@ func HybridUpdateRemoteWorkflow(ctx workflow.Context, p UpdateRemoteParams) (hyb
 // interface is pointed at the other, the initiating (VBR) side connects,
 // both are waited into Active and recorded. Pointing an Idle interface at
 // its opposite creates nothing, so a failure leaves nothing to undo.
-func HybridConnectInterfacesWorkflow(ctx workflow.Context, p ConnectInterfacesParams) (hybridResult, error) {
-	var res hybridResult
+func HybridConnectInterfacesWorkflow(ctx workflow.Context, p ConnectInterfacesParams) (HybridResult, error) {
+	var res HybridResult
 	var vbrRI, vrRI RemoteRef
 	if err := remote(ctx, ActAliyunLookup, LocalRef{Resource: resRouterInterface, UUID: p.VbrInterfaceUUID}, &vbrRI); err != nil {
 		return res, err

@@ -34,7 +34,7 @@ func uploadCtx(ctx workflow.Context) workflow.Context {
 // upload it into the data center's OSS bucket → ImportImage → wait until
 // Available (the wait heartbeats Alibaba's progress) → record → remove the
 // uploaded object. A failure removes the object and the imported image.
-func HybridCreateEcsImageWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridCreateEcsImageWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -74,8 +74,8 @@ func HybridCreateEcsImageWorkflow(ctx workflow.Context, p HybridParams) (res hyb
 
 // HybridRecordWorkflow records an existing remote resource (an OSS bucket
 // added with AddOssBucketFromRemote): it must exist at Alibaba.
-func HybridRecordWorkflow(ctx workflow.Context, p RecordParams) (hybridResult, error) {
-	var r hybridResult
+func HybridRecordWorkflow(ctx workflow.Context, p RecordParams) (HybridResult, error) {
+	var r HybridResult
 	err := remote(ctx, ActAliyunRecord, p, &r)
 	return r, err
 }

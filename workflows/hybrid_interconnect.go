@@ -29,7 +29,7 @@ const (
 const (
 	resUserVpnGateway   = "VpcUserVpnGateway"
 	resVpnIkeConfig     = "VpcVpnIkeConfig"
-	resVpnIpSecConfig   = "VpcVpnIpSecConfig"
+	resVpnIPSecConfig   = "VpcVpnIpSecConfig"
 	resVpnConnection    = "VpcVpnConnection"
 	resAliyunRouteEntry = "VpcVirtualRouteEntry"
 	resHybridConnection = "ConnectionRelationShip"
@@ -118,7 +118,7 @@ func deleteRemoteStep(ctx workflow.Context, step, res, uuid, account string) err
 // (converged on its host), route at Alibaba to the local CIDR through the
 // VPN gateway, record. Any failure undoes every completed step, in
 // reverse, on both sides.
-func HybridInterconnectWorkflow(ctx workflow.Context, p InterconnectParams) (res hybridResult, err error) {
+func HybridInterconnectWorkflow(ctx workflow.Context, p InterconnectParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -155,7 +155,7 @@ func HybridInterconnectWorkflow(ctx workflow.Context, p InterconnectParams) (res
 		return res, err
 	}
 	s.add(func(ctx workflow.Context) error {
-		return local(ctx, ActHybridDeleteLocal, LocalRef{Resource: resVpnIpSecConfig, UUID: p.IpsecConfigUUID}, nil)
+		return local(ctx, ActHybridDeleteLocal, LocalRef{Resource: resVpnIPSecConfig, UUID: p.IpsecConfigUUID}, nil)
 	})
 
 	// At Alibaba the local subnet is the VPC's side, the remote one ours.
@@ -209,7 +209,7 @@ func HybridInterconnectWorkflow(ctx workflow.Context, p InterconnectParams) (res
 // HybridDeleteInterconnectWorkflow removes an interconnect's pieces in
 // reverse order of their creation, then its record; each removal is
 // idempotent, so a retried delete finishes what a failed one began.
-func HybridDeleteInterconnectWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridDeleteInterconnectWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var c InterconnectParams
 	if err = remote(ctx, ActInterconnectLookup, LocalRef{Resource: resHybridConnection, UUID: p.UUID, Optional: true}, &c); err != nil {
 		return res, err
@@ -235,7 +235,7 @@ func HybridDeleteInterconnectWorkflow(ctx workflow.Context, p HybridParams) (res
 	if err = deleteRemoteStep(ctx, "vpn-connection", resVpnConnection, c.VpnConnectionUUID, acct); err != nil {
 		return res, err
 	}
-	for _, r := range []LocalRef{{Resource: resVpnIkeConfig, UUID: c.IkeConfigUUID}, {Resource: resVpnIpSecConfig, UUID: c.IpsecConfigUUID}} {
+	for _, r := range []LocalRef{{Resource: resVpnIkeConfig, UUID: c.IkeConfigUUID}, {Resource: resVpnIPSecConfig, UUID: c.IpsecConfigUUID}} {
 		if err = local(ctx, ActHybridDeleteLocal, r, nil); err != nil {
 			return res, err
 		}

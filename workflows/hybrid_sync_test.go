@@ -21,7 +21,7 @@ func TestHybridSyncLoop(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	infos := 0
-	env.RegisterActivityWithOptions(func(_ context.Context, p workflows.SyncLoopParams) (workflows.SyncInfo, error) {
+	env.RegisterActivityWithOptions(func(_ context.Context, _ workflows.SyncLoopParams) (workflows.SyncInfo, error) {
 		infos++
 		// Two rounds of three reads each, then the data center is gone.
 		return workflows.SyncInfo{Exists: infos <= 6, AccountUUID: "acc", Interval: 7 * time.Second, VpcUUIDs: []string{"vpc-a", "vpc-b"}}, nil

@@ -63,29 +63,29 @@ func wait(ctx workflow.Context, p WaitParams) error {
 }
 
 // HybridAddKeyWorkflow validates an AccessKey with Alibaba and records it.
-func HybridAddKeyWorkflow(ctx workflow.Context, p AddKeyParams) (hybridResult, error) {
-	var r hybridResult
+func HybridAddKeyWorkflow(ctx workflow.Context, p AddKeyParams) (HybridResult, error) {
+	var r HybridResult
 	err := remote(ctx, ActAliyunAddKey, p, &r)
 	return r, err
 }
 
 // HybridReadWorkflow answers a synchronous Get*FromRemote API.
-func HybridReadWorkflow(ctx workflow.Context, p HybridParams) (hybridResult, error) {
-	var r hybridResult
+func HybridReadWorkflow(ctx workflow.Context, p HybridParams) (HybridResult, error) {
+	var r HybridResult
 	err := remote(ctx, ActAliyunRead, p, &r)
 	return r, err
 }
 
 // HybridSyncWorkflow mirrors a scope of Alibaba resources in the inventory.
-func HybridSyncWorkflow(ctx workflow.Context, p HybridParams) (hybridResult, error) {
-	var r hybridResult
+func HybridSyncWorkflow(ctx workflow.Context, p HybridParams) (HybridResult, error) {
+	var r HybridResult
 	err := workflow.ExecuteActivity(waitCtx(ctx), ActAliyunSync, p).Get(ctx, &r)
 	return r, err
 }
 
 // HybridAddDataCenterWorkflow adds a region and starts its periodic sync
 // (HybridSyncLoopWorkflow); a failure removes the data center again.
-func HybridAddDataCenterWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridAddDataCenterWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -105,8 +105,8 @@ func HybridAddDataCenterWorkflow(ctx workflow.Context, p HybridParams) (res hybr
 }
 
 // HybridAddIdentityZoneWorkflow adds one zone of a data center.
-func HybridAddIdentityZoneWorkflow(ctx workflow.Context, p HybridParams) (hybridResult, error) {
-	var r hybridResult
+func HybridAddIdentityZoneWorkflow(ctx workflow.Context, p HybridParams) (HybridResult, error) {
+	var r HybridResult
 	err := remote(ctx, ActAliyunAddIdentityZone, p, &r)
 	return r, err
 }
@@ -124,7 +124,7 @@ var readyStates = map[string][]string{
 // HybridCreateWorkflow creates one remote resource (VPC, VSwitch, security
 // group, rule, EIP) as a saga: create → wait until ready → record. A
 // failure after the create deletes the remote resource again.
-func HybridCreateWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridCreateWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -160,7 +160,7 @@ func HybridCreateWorkflow(ctx workflow.Context, p HybridParams) (res hybridResul
 // store resource) and then its row. An instance is first moved to
 // Deleting, so no other operation runs on it meanwhile; a failed delete
 // puts its status back.
-func HybridDeleteRemoteWorkflow(ctx workflow.Context, p HybridParams) (res hybridResult, err error) {
+func HybridDeleteRemoteWorkflow(ctx workflow.Context, p HybridParams) (res HybridResult, err error) {
 	var s saga
 	defer func() {
 		if err != nil {
@@ -230,8 +230,8 @@ const HybridAddVpnConfig = "zcloud.HybridAddVpnConfig"
 
 // HybridAddVpnConfigWorkflow records an IKE configuration (its pre-shared
 // key arrives sealed and is stored encrypted) or an IPsec configuration.
-func HybridAddVpnConfigWorkflow(ctx workflow.Context, p HybridParams) (hybridResult, error) {
-	var r hybridResult
+func HybridAddVpnConfigWorkflow(ctx workflow.Context, p HybridParams) (HybridResult, error) {
+	var r HybridResult
 	err := local(ctx, ActHybridAddVpnConfig, p, &r)
 	return r, err
 }

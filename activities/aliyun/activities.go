@@ -237,6 +237,35 @@ func (a *Activities) Read(ctx context.Context, p workflows.HybridParams) (activi
 			req.NextToken = resp.NextToken
 		}
 		return result("types", out)
+	case workflows.ReadVpnConfiguration:
+		var vc models.VpcVpnConnection
+		if err := a.store.Get(ctx, store.ResVpnConnection, p.UUID, &vc); err != nil {
+			return activities.Result{}, wrap(err)
+		}
+		c, _, err := a.connDC(ctx, p.AccountUUID, vc.DataCenterUUID)
+		if err != nil {
+			return activities.Result{}, err
+		}
+		cl, err := c.vpc()
+		if err != nil {
+			return activities.Result{}, err
+		}
+		req := vpc.CreateDownloadVpnConnectionConfigRequest()
+		req.VpnConnectionId = vc.ConnectionID
+		var resp *vpc.DownloadVpnConnectionConfigResponse
+		if err := c.call(ctx, "DownloadVpnConnectionConfig", func() (err error) { resp, err = cl.DownloadVpnConnectionConfig(req); return }); err != nil {
+			return activities.Result{}, err
+		}
+		cfg := resp.VpnConnectionConfig
+		// What the peer device needs, but the pre-shared key: secrets are
+		// never returned (it is in the IKE config the operator created).
+		return result("configuration", map[string]any{"vpnConnectionUuid": vc.UUID, "connectionId": vc.ConnectionID,
+			"localSubnet": cfg.LocalSubnet, "remoteSubnet": cfg.RemoteSubnet, "local": cfg.Local, "remote": cfg.Remote,
+			"ikeConfig": map[string]any{"version": cfg.IkeConfig.IkeVersion, "mode": cfg.IkeConfig.IkeMode,
+				"encAlg": cfg.IkeConfig.IkeEncAlg, "authAlg": cfg.IkeConfig.IkeAuthAlg, "pfs": cfg.IkeConfig.IkePfs,
+				"lifetime": cfg.IkeConfig.IkeLifetime, "localId": cfg.IkeConfig.LocalId, "remoteId": cfg.IkeConfig.RemoteId},
+			"ipsecConfig": map[string]any{"encAlg": cfg.IpsecConfig.IpsecEncAlg, "authAlg": cfg.IpsecConfig.IpsecAuthAlg,
+				"pfs": cfg.IpsecConfig.IpsecPfs, "lifetime": cfg.IpsecConfig.IpsecLifetime}})
 	case workflows.ReadOssBuckets:
 		c, dc, err := a.connDC(ctx, p.AccountUUID, str(p.Args, "dataCenterUuid"))
 		if err != nil {

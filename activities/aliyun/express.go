@@ -433,8 +433,8 @@ func (a *Activities) updateVpnConnection(ctx context.Context, c *conn, cl *vpc.C
 		req.IkeConfig = s
 	}
 	if u := str(p.Args, "ipsecConfUuid"); u != "" {
-		var ipsec models.VpcVpnIpSecConfig
-		if err := a.store.Get(ctx, store.ResVpnIpSecConfig, u, &ipsec); err != nil {
+		var ipsec models.VpcVpnIPSecConfig
+		if err := a.store.Get(ctx, store.ResVpnIPSecConfig, u, &ipsec); err != nil {
 			return wrap(err)
 		}
 		req.IpsecConfig = ipsecJSON(ipsec)

@@ -88,12 +88,12 @@ func (a *Activities) createVpnConnection(ctx context.Context, p workflows.Hybrid
 	var gw models.VpcVpnGateway
 	var ugw models.VpcUserVpnGateway
 	var ike models.VpcVpnIkeConfig
-	var ipsec models.VpcVpnIpSecConfig
+	var ipsec models.VpcVpnIPSecConfig
 	for _, g := range []struct {
 		res, uuid string
 		dst       any
 	}{{store.ResVpnGateway, str(p.Args, "vpnGatewayUuid"), &gw}, {store.ResUserVpnGateway, str(p.Args, "userGatewayUuid"), &ugw},
-		{store.ResVpnIkeConfig, str(p.Args, "ikeConfUuid"), &ike}, {store.ResVpnIpSecConfig, str(p.Args, "ipsecConfUuid"), &ipsec}} {
+		{store.ResVpnIkeConfig, str(p.Args, "ikeConfUuid"), &ike}, {store.ResVpnIPSecConfig, str(p.Args, "ipsecConfUuid"), &ipsec}} {
 		if err := a.store.Get(ctx, g.res, g.uuid, g.dst); err != nil {
 			return ref, wrap(err)
 		}
@@ -206,12 +206,12 @@ func (a *Activities) AddVpnConfig(ctx context.Context, p workflows.HybridParams)
 		}
 		return a.render(ctx, store.ResVpnIkeConfig, p.UUID)
 	case workflows.KindIpsecConfig:
-		e := models.VpcVpnIpSecConfig{UUID: p.UUID, Name: str(p.Args, "name"), EncodeAlgorithm: alg("encAlg", "aes"), AuthAlgorithm: alg("authAlg", "sha1"),
+		e := models.VpcVpnIPSecConfig{UUID: p.UUID, Name: str(p.Args, "name"), EncodeAlgorithm: alg("encAlg", "aes"), AuthAlgorithm: alg("authAlg", "sha1"),
 			Pfs: alg("pfs", "group2"), Lifetime: life(86400), Description: models.Ref(str(p.Args, "description")), CreateDate: now, LastOpDate: now}
-		if err := a.store.Create(ctx, store.ResVpnIpSecConfig, &e, e.UUID, p.AccountUUID); err != nil && models.AsError(err).Kind != models.KindConflict {
+		if err := a.store.Create(ctx, store.ResVpnIPSecConfig, &e, e.UUID, p.AccountUUID); err != nil && models.AsError(err).Kind != models.KindConflict {
 			return activities.Result{}, wrap(err)
 		}
-		return a.render(ctx, store.ResVpnIpSecConfig, p.UUID)
+		return a.render(ctx, store.ResVpnIPSecConfig, p.UUID)
 	}
 	return activities.Result{}, wrap(models.Invalid("unknown vpn configuration %s", p.What))
 }
@@ -353,7 +353,7 @@ func (a *Activities) ikeJSON(ike models.VpcVpnIkeConfig) (string, error) {
 }
 
 // ipsecJSON is Alibaba's IpsecConfig parameter for an IPsec configuration.
-func ipsecJSON(ipsec models.VpcVpnIpSecConfig) string {
+func ipsecJSON(ipsec models.VpcVpnIPSecConfig) string {
 	b, _ := json.Marshal(map[string]any{"IpsecEncAlg": encAlg(ipsec.EncodeAlgorithm), "IpsecAuthAlg": ipsec.AuthAlgorithm,
 		"IpsecPfs": ipsec.Pfs, "IpsecLifetime": ipsec.Lifetime})
 	return string(b)

@@ -38,7 +38,7 @@ var hybridOps = map[string]opFunc{
 	"AttachOssBucketToEcsDataCenter":                   setCurrentBucket(true),
 	"DetachOssBucketFromEcsDataCenter":                 setCurrentBucket(false),
 	"DeleteVpcIkeConfigLocal":                          deleteOp(store.ResVpnIkeConfig, "vpc_vpn_connections", "ike_config_uuid"),
-	"DeleteVpcIpSecConfigLocal":                        deleteOp(store.ResVpnIpSecConfig, "vpc_vpn_connections", "ipsec_config_uuid"),
+	"DeleteVpcIpSecConfigLocal":                        deleteOp(store.ResVpnIPSecConfig, "vpc_vpn_connections", "ipsec_config_uuid"),
 	"DeleteVpcUserVpnGatewayLocal":                     deleteOp(store.ResUserVpnGateway, "vpc_vpn_connections", "user_gateway_uuid"),
 	"DeleteVpcVpnConnectionLocal":                      deleteOp(store.ResVpnConnection, "", ""),
 	"DeleteVpcVpnGatewayLocal":                         deleteOp(store.ResVpnGateway, "vpc_vpn_connections", "vpn_gateway_uuid"),
@@ -95,7 +95,7 @@ func deleteDataCenter(ctx context.Context, a *Activities, args map[string]any, _
 
 // deleteSecurityGroupLocal removes a security group and its rules from the
 // inventory; it refuses while instances use it.
-func deleteSecurityGroupLocal(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
+func deleteSecurityGroupLocal(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
 	uuid := str(args, "uuid")
 	n, err := a.Store.Count(ctx, "ecs_instances", "ecs_security_group_uuid = ?", uuid)
 	if err != nil {

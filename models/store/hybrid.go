@@ -30,7 +30,7 @@ const (
 	ResVpnGateway           = "VpcVpnGateway"
 	ResUserVpnGateway       = "VpcUserVpnGateway"
 	ResVpnIkeConfig         = "VpcVpnIkeConfig"
-	ResVpnIpSecConfig       = "VpcVpnIpSecConfig"
+	ResVpnIPSecConfig       = "VpcVpnIpSecConfig"
 	ResVpnConnection        = "VpcVpnConnection"
 	ResAliyunVRouter        = "VpcVirtualRouter"
 	ResAliyunRouteEntry     = "VpcVirtualRouteEntry"
@@ -57,7 +57,7 @@ var hybrid = domain{
 		{ResVpnGateway, "vpc_vpn_gateways", models.VpcVpnGateway{}},
 		{ResUserVpnGateway, "vpc_user_vpn_gateways", models.VpcUserVpnGateway{}},
 		{ResVpnIkeConfig, "vpc_vpn_ike_configs", models.VpcVpnIkeConfig{}},
-		{ResVpnIpSecConfig, "vpc_vpn_ipsec_configs", models.VpcVpnIpSecConfig{}},
+		{ResVpnIPSecConfig, "vpc_vpn_ipsec_configs", models.VpcVpnIPSecConfig{}},
 		{ResVpnConnection, "vpc_vpn_connections", models.VpcVpnConnection{}},
 		{ResAliyunVRouter, "vpc_virtual_routers", models.VpcVirtualRouter{}},
 		{ResAliyunRouteEntry, "vpc_virtual_route_entries", models.VpcVirtualRouteEntry{}},

@@ -321,7 +321,7 @@ func hybridLifecycle(t *testing.T, h *hybridEnv) {
 	require.Zero(t, h.count("hybrid_eips"))
 
 	// Sync keeps our rows (no twins) and refreshes their state.
-	out, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/ecs/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
+	_, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/ecs/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 	require.Equal(t, 1, h.count("ecs_instances"))
 	out, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/vpc/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
@@ -337,7 +337,7 @@ func hybridLifecycle(t *testing.T, h *hybridEnv) {
 	creq.VSwitchId, creq.SecurityGroupId, creq.InstanceName = vsw["vSwitchId"].(string), sg["securityGroupId"].(string), "outside"
 	cresp, err := cl.CreateInstance(creq)
 	require.NoError(t, err)
-	out, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/ecs/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
+	_, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/ecs/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 	imported, _, err := h.c.Query("hybrid/aliyun/ecs", url.Values{"q": {"ecsInstanceId=" + cresp.InstanceId}})
 	require.NoError(t, err)
@@ -370,7 +370,7 @@ func hybridLifecycle(t *testing.T, h *hybridEnv) {
 	}
 	// Deleting what is gone succeeds; so does a sync that finds nothing.
 	h.del("hybrid/aliyun/vpc/remote/" + vpc["uuid"].(string))
-	out, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/vpc/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
+	_, err = h.c.Call(http.MethodPost, "v1/hybrid/aliyun/vpc/"+dcUUID+"/sync", map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 	require.Zero(t, h.count("ecs_vpcs"))
 	h.del("hybrid/identity-zone/" + zoneUUID)
@@ -585,6 +585,12 @@ func TestHybridVpn(t *testing.T) {
 	remote := h.sim.VpnConnections()
 	require.Len(t, remote, 1)
 	require.Equal(t, "pre-shared-42", remote[0].IkeConfig.Psk, "the decrypted key reached Alibaba")
+	// The configuration for the peer device, read back from Alibaba; no key in it.
+	conf, err := h.c.Call(http.MethodGet, "v1/hybrid/vpn-conf/"+vco["uuid"].(string)+"/remote", nil)
+	require.NoError(t, err)
+	require.Contains(t, string(conf["configuration"]), `"remoteSubnet":"10.20.0.0/16"`)
+	require.Contains(t, string(conf["configuration"]), `"remote":"203.0.113.10"`)
+	require.NotContains(t, string(conf["configuration"]), "pre-shared-42")
 	synced := h.put("hybrid/vpn-connection/"+in.dc+"/sync", "syncVpcVpnConnectionFromRemote", map[string]any{})
 	require.Contains(t, string(synced["inventories"]), vco["uuid"].(string))
 	require.Equal(t, 1, h.count("vpc_vpn_connections"))

@@ -20,7 +20,7 @@ func TestFaultInjection(t *testing.T) {
 	s.InjectThrottle("DescribeRegions", 2)
 	for range 2 {
 		_, err := ec.DescribeRegions(ecs.CreateDescribeRegionsRequest())
-		se := requireCode(t, err, "Throttling", 400)
+		se := requireServerError(t, err, "Throttling", 400)
 		require.Equal(t, "Request was denied due to user flow control.", se.Message())
 	}
 	_, err := ec.DescribeRegions(ecs.CreateDescribeRegionsRequest())

@@ -47,7 +47,7 @@ func TestCallerIdentityAndAuthErrors(t *testing.T) {
 	})
 	t.Run("wrong secret", func(t *testing.T) {
 		_, err := stsClient(t, s, testAK, "wrong-secret").GetCallerIdentity(sts.CreateGetCallerIdentityRequest())
-		se := requireCode(t, err, "SignatureDoesNotMatch", 400)
+		se := requireServerError(t, err, "SignatureDoesNotMatch", 400)
 		// The SDK compares the server's string to sign with its own; equal means the secret is wrong.
 		require.Contains(t, se.Recommend(), "InvalidAccessKeySecret")
 	})
@@ -67,7 +67,7 @@ func TestCallerIdentityAndAuthErrors(t *testing.T) {
 			r.URL.RawQuery = q.Encode()
 		}))
 		_, err := c.DescribeRegions(ecs.CreateDescribeRegionsRequest())
-		se := requireCode(t, err, "SignatureDoesNotMatch", 400)
+		se := requireServerError(t, err, "SignatureDoesNotMatch", 400)
 		require.Contains(t, se.Message(), "server string to sign is:POST&%2F&")
 	})
 	t.Run("replayed nonce", func(t *testing.T) {

@@ -103,7 +103,14 @@ func stsClient(t *testing.T, s *sim, ak, sk string) *sts.Client {
 }
 
 // requireCode asserts that err is the SDK's ServerError with code and HTTP status.
-func requireCode(t *testing.T, err error, code string, status int) *sdkerrors.ServerError {
+func requireCode(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	_ = requireServerError(t, err, code, status)
+}
+
+// requireServerError is requireCode for callers that inspect the error further: it
+// returns the asserted ServerError.
+func requireServerError(t *testing.T, err error, code string, status int) *sdkerrors.ServerError {
 	t.Helper()
 	require.Error(t, err)
 	var se *sdkerrors.ServerError

@@ -33,6 +33,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.AttachPS:             workflows.AttachPrimaryStorageWorkflow,
 		workflows.ChangeHostState:      workflows.ChangeHostStateWorkflow,
 		workflows.BatchAddHosts:        workflows.BatchAddHostsWorkflow,
+		workflows.VolumeFromSnapshot:   workflows.CreateDataVolumeFromVolumeSnapshotWorkflow,
 		workflows.PauseVM:              workflows.PauseVMWorkflow,
 		workflows.ResumeVM:             workflows.ResumeVMWorkflow,
 		workflows.MigrateVM:            workflows.MigrateVMWorkflow,

@@ -331,3 +331,58 @@ func DeleteVolumeSnapshotWorkflow(ctx workflow.Context, p VolumeOpParams) (res a
 	err = local(ctx, activities.SnapshotDeleteRec, activities.SnapshotRef{SnapshotUUID: p.SnapshotUUID}, nil)
 	return activities.Result{}, err
 }
+
+// VolumeFromSnapshot is the workflow behind CreateDataVolumeFromVolumeSnapshot.
+const VolumeFromSnapshot = "zcloud.CreateDataVolumeFromVolumeSnapshot"
+
+// VolumeFromSnapshotParams makes a data volume of a snapshot: the record's
+// operation (it carries the new volume's UUID) and the snapshot.
+type VolumeFromSnapshotParams struct {
+	Op           activities.OpParams `json:"op"`
+	VolumeUUID   string              `json:"volumeUuid"`
+	SnapshotUUID string              `json:"snapshotUuid"`
+}
+
+// CreateDataVolumeFromVolumeSnapshotWorkflow copies a volume as it was at
+// a snapshot into a new, standalone data volume on the same storage (and
+// host): the record takes the capacity first, then the host writes the
+// copy. Any failure removes the copy and the record.
+func CreateDataVolumeFromVolumeSnapshotWorkflow(ctx workflow.Context, p VolumeFromSnapshotParams) (res activities.Result, err error) {
+	var s saga
+	defer finish(ctx, &s, &err)
+	var si activities.SnapshotInfoResult
+	if err = local(ctx, activities.SnapshotInfo, activities.SnapshotRef{SnapshotUUID: p.SnapshotUUID}, &si); err != nil {
+		return res, err
+	}
+	if err = local(ctx, activities.RunOp, p.Op, nil); err != nil {
+		return res, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, activities.VolumeDeleteRecord, activities.VolumeRef{VolumeUUID: p.VolumeUUID}, nil)
+	})
+	target, err := volumeInfo(ctx, p.VolumeUUID)
+	if err != nil {
+		return res, err
+	}
+	src := si.Volume
+	host := src.HostUUID
+	if src.VMHostUUID != "" {
+		host = src.VMHostUUID
+	}
+	if host == "" {
+		return res, businessError(models.Unavailable("the volume of snapshot[uuid:%s] is on no host", p.SnapshotUUID))
+	}
+	s.add(func(ctx workflow.Context) error {
+		return onHost(ctx, host, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: target.Volume}, nil)
+	})
+	var r hostapi.InstantiateVolumeResult
+	if err = onHost(ctx, host, hostapi.ActCreateVolumeFromSnapshot, hostapi.CreateVolumeFromSnapshotParams{Volume: src.Volume,
+		SnapshotUUID: p.SnapshotUUID, Target: target.Volume}, &r); err != nil {
+		return res, err
+	}
+	if err = local(ctx, activities.VolumeSetHost, activities.VolumeHost{VolumeUUID: p.VolumeUUID, HostUUID: host,
+		InstallPath: r.InstallPath, ActualSize: r.ActualSize}, nil); err != nil {
+		return res, err
+	}
+	return inventory(ctx, "Volume", p.VolumeUUID, "inventory")
+}

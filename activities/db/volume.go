@@ -248,3 +248,30 @@ func (a *Activities) VMMoveHost(ctx context.Context, p activities.VMMigrationPar
 		p.HostUUID, models.Now(), p.VMUUID)
 	return wrap(err)
 }
+
+// createVolumeFromSnapshotRecord records the data volume a snapshot is
+// copied into, on the snapshot's primary storage (and host), taking its
+// capacity; the host makes its file next.
+func createVolumeFromSnapshotRecord(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
+	var sn models.VolumeSnapshot
+	if err := mustExist(ctx, a, store.ResVolumeSnapshot, str(args, "volumeSnapshotUuid"), &sn); err != nil {
+		return activities.Result{}, err
+	}
+	if sn.Status != models.SnapshotReady {
+		return activities.Result{}, models.Invalid("volume snapshot[uuid:%s] is %s, not Ready", sn.UUID, sn.Status)
+	}
+	if ps := str(args, "primaryStorageUuid"); ps != "" && ps != string(sn.PrimaryStorageUUID) {
+		return activities.Result{}, &models.Error{Kind: models.KindInvalid, Code: models.CodeOperation,
+			Message: "not supported: a volume from a snapshot on another primary storage than the snapshot's"}
+	}
+	var src models.Volume
+	if err := a.Store.Get(ctx, store.ResVolume, sn.VolumeUUID, &src); err != nil {
+		return activities.Result{}, err
+	}
+	v := models.Volume{Base: base(args), PrimaryStorageUUID: src.PrimaryStorageUUID, HostUUID: src.HostUUID, Type: models.VolumeData,
+		Format: src.Format, Size: sn.Size, DeviceID: -1, State: models.StateEnabled, Status: models.VolumeCreating}
+	if err := a.Store.CreateVolume(ctx, &v, p.AccountUUID); err != nil {
+		return activities.Result{}, err
+	}
+	return render(ctx, a, store.ResVolume, v.UUID)
+}

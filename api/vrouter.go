@@ -123,7 +123,11 @@ func withRouterRoutes(sets []routeSet) []routeSet {
 	}
 	for name, wrap := range routerShared {
 		if !served[name] {
-			own.special[name] = wrap(notForVMs)
+			vm, ok := vmNICHandlers[name]
+			if !ok {
+				vm = notForVMs
+			}
+			own.special[name] = wrap(vm)
 		}
 	}
 	return append(out, own)

@@ -106,6 +106,8 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActAttachISO, a.AttachISO},
 		{hostapi.ActDetachISO, a.DetachISO},
 		{hostapi.ActSetVMCompute, a.SetVMCompute},
+		{hostapi.ActAttachNIC, a.AttachNIC},
+		{hostapi.ActDetachNIC, a.DetachNIC},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -395,6 +397,30 @@ func (a *Agent) SetVMCompute(ctx context.Context, p hostapi.SetVMComputeParams) 
 	}
 	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, a.driver.SetVMCompute(ctx, p.VMUUID, p.CPUNum, p.MemorySize)
+	})
+	return err
+}
+
+// AttachNIC is hostapi.ActAttachNIC.
+func (a *Agent) AttachNIC(ctx context.Context, p hostapi.AttachNICParams) error {
+	const op = hostapi.ActAttachNIC
+	if p.VMUUID == "" || p.NIC.UUID == "" || p.NIC.MAC == "" {
+		return a.fail(op, models.Invalid("vm uuid, nic uuid and mac are required"))
+	}
+	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.AttachNIC(ctx, p.VMUUID, p.NIC)
+	})
+	return err
+}
+
+// DetachNIC is hostapi.ActDetachNIC.
+func (a *Agent) DetachNIC(ctx context.Context, p hostapi.DetachNICParams) error {
+	const op = hostapi.ActDetachNIC
+	if p.VMUUID == "" || p.NIC.UUID == "" {
+		return a.fail(op, models.Invalid("vm uuid and nic uuid are required"))
+	}
+	_, err := call(ctx, a, op, p.VMUUID, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.driver.DetachNIC(ctx, p.VMUUID, p.NIC)
 	})
 	return err
 }

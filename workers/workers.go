@@ -59,6 +59,8 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.SetVMISO:             workflows.SetVMISOWorkflow,
 		workflows.SetVMBootOrder:       workflows.SetVMBootOrderWorkflow,
 		workflows.ChangeVMCompute:      workflows.ChangeVMComputeWorkflow,
+		workflows.AttachVMNIC:          workflows.AttachVMNICWorkflow,
+		workflows.DetachVMNIC:          workflows.DetachVMNICWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -92,6 +92,7 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerRouter(w)
 	a.registerNetworkHost(w)
 	a.registerVMDevices(w)
+	a.registerVMNICs(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

@@ -50,6 +50,8 @@ const (
 	ActAttachISO            = "host.AttachISO"
 	ActSetVMCompute         = "host.SetVMCompute"
 	ActDetachISO            = "host.DetachISO"
+	ActAttachNIC            = "host.AttachNIC"
+	ActDetachNIC            = "host.DetachNIC"
 )
 
 // Timeouts that every caller of a host activity uses. ScheduleToStart is
@@ -213,6 +215,20 @@ type SetVMComputeParams struct {
 	VMUUID     string `json:"vmUuid"`
 	CPUNum     int    `json:"cpuNum"`
 	MemorySize int64  `json:"memorySize"`
+}
+
+// AttachNICParams plugs a NIC into a domain: into the running guest when it
+// runs (hot-plug) and into its definition. A NIC already there succeeds.
+type AttachNICParams struct {
+	VMUUID string  `json:"vmUuid"`
+	NIC    NICSpec `json:"nic"`
+}
+
+// DetachNICParams unplugs a NIC from a domain, live and from its
+// definition; a NIC not there, or a missing domain, is fine.
+type DetachNICParams struct {
+	VMUUID string  `json:"vmUuid"`
+	NIC    NICSpec `json:"nic"`
 }
 
 // DetachISOParams ejects the ISO from a domain's CD-ROM drive; an empty

@@ -120,6 +120,13 @@ type Driver interface {
 	// beyond the maximums models.ErrInvalid, a stopped domain
 	// models.ErrConflict.
 	SetVMCompute(ctx context.Context, vmUUID string, cpuNum int, memorySize int64) error
+	// AttachNIC plugs nic into the domain, live when it runs and in its
+	// definition; a NIC already plugged succeeds. A missing domain is
+	// models.ErrNotFound.
+	AttachNIC(ctx context.Context, vmUUID string, nic hostapi.NICSpec) error
+	// DetachNIC unplugs nic from the domain, live and from its definition;
+	// a NIC not plugged, or a missing domain, is fine.
+	DetachNIC(ctx context.Context, vmUUID string, nic hostapi.NICSpec) error
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -250,6 +257,16 @@ func (Base) DetachISO(context.Context, string) error {
 
 // SetVMCompute is not supported.
 func (Base) SetVMCompute(context.Context, string, int, int64) error {
+	return unsupported()
+}
+
+// AttachNIC is not supported.
+func (Base) AttachNIC(context.Context, string, hostapi.NICSpec) error {
+	return unsupported()
+}
+
+// DetachNIC is not supported.
+func (Base) DetachNIC(context.Context, string, hostapi.NICSpec) error {
 	return unsupported()
 }
 

@@ -244,6 +244,9 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	vro := l.mustCreate("instance-offerings/virtual-routers", map[string]any{"name": "vro", "zoneUuid": zone, "managementNetworkUuid": public,
 		"publicNetworkUuid": public, "imageUuid": image, "cpuNum": 1, "memorySize": int64(256) << 20})["uuid"].(string)
 	router := l.mustCreate("vpc/virtual-routers", map[string]any{"name": "vr", "virtualRouterOfferingUuid": vro})["uuid"].(string)
+	// The router's daemons live in its own namespaces, out of reach of the
+	// test host's cleanup: delete it even when the test fails half-way.
+	t.Cleanup(func() { _ = l.c.Delete("vm-instances", router) })
 	_, err = l.c.Call("POST", "v1/vm-instances/"+router+"/l3-networks/"+s.l3, map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 	vip := l.mustCreate("vips", map[string]any{"name": "cpe", "l3NetworkUuid": public})
@@ -350,4 +353,7 @@ func TestHybridInterconnectWithRouter(t *testing.T) {
 	_, err = os.Stat("/run/netns/" + routerNamespace(alyRouter))
 	require.ErrorIs(t, err, os.ErrNotExist, "the Alibaba gateway's namespace went with its last connection")
 	require.Error(t, l.ping("gl", alyGuest), "no tunnel any more")
+	require.NoError(t, l.c.Delete("vm-instances", router), "DestroyVmInstance of the router")
+	_, err = os.Stat("/run/netns/" + routerNamespace(router))
+	require.ErrorIs(t, err, os.ErrNotExist, "the local router's namespace is gone")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/models"
 )
 
 // Hypervisor types (ZStack's names).
@@ -223,7 +224,10 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 func DeleteHostWorkflow(ctx workflow.Context, p activities.HostRef) (res activities.Result, err error) {
 	var host activities.HostInfoResult
 	if err = local(ctx, activities.HostInfo, p, &host); err != nil {
-		return activities.Result{}, nil // deleting a missing host succeeds
+		if businessKind(err) == models.KindNotFound {
+			return activities.Result{}, nil // deleting a missing host succeeds
+		}
+		return res, err
 	}
 	// Refused while VMs are on it, before its agent is touched.
 	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "CheckHostDeletable", Args: []byte(`{"uuid":"` + p.HostUUID + `"}`)}, nil); err != nil {

@@ -26,11 +26,7 @@ func RouterChangeWorkflow(ctx workflow.Context, p RouterChangeParams) (res activ
 // routerChange is a router change journaled under key, unique per change.
 func routerChange(ctx workflow.Context, journal string, p RouterChangeParams) (res activities.Result, err error) {
 	var s saga
-	defer func() {
-		if err != nil {
-			s.compensate(ctx)
-		}
-	}()
+	defer finish(ctx, &s, &err)
 	key := RouterKey{Key: journal}
 	var ap RouterApplyResult
 	if err = local(ctx, ActRouterApply, RouterApplyParams{Key: key.Key, RouterChangeParams: p}, &ap); err != nil {
@@ -107,11 +103,7 @@ func deleteOnHost(ctx workflow.Context, hostUUID, routerUUID string) error {
 // records it and creates its namespace; any failure releases everything.
 func CreateVpcRouterWorkflow(ctx workflow.Context, p CreateRouterParams) (res activities.Result, err error) {
 	var s saga
-	defer func() {
-		if err != nil {
-			s.compensate(ctx)
-		}
-	}()
+	defer finish(ctx, &s, &err)
 	ref := RouterRef{RouterUUID: p.RouterUUID}
 	var rec RouterRecord
 	if err = local(ctx, ActRouterCreateRecord, p, &rec); err != nil {
@@ -132,11 +124,7 @@ func CreateVpcRouterWorkflow(ctx workflow.Context, p CreateRouterParams) (res ac
 // router. A stopped router keeps its records and has no namespace.
 func RouterLifecycleWorkflow(ctx workflow.Context, p RouterOpParams) (res activities.Result, err error) {
 	var s saga
-	defer func() {
-		if err != nil {
-			s.compensate(ctx)
-		}
-	}()
+	defer finish(ctx, &s, &err)
 	var tr RouterTransitionResult
 	if err = local(ctx, ActRouterTransition, p, &tr); err != nil {
 		return res, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/bsapi"
+	"github.com/zcloud/zcloud/models"
 )
 
 // Backup storage and image workflow names.
@@ -86,9 +87,11 @@ func connectBS(ctx workflow.Context, s *saga, ref activities.BSRef) error {
 // DeleteBackupStorageWorkflow deletes a backup storage without images and
 // removes its agent.
 func DeleteBackupStorageWorkflow(ctx workflow.Context, p activities.BSRef) (res activities.Result, err error) {
-	var info activities.Result
-	if err = local(ctx, activities.Inventory, activities.InventoryParams{Resource: "BackupStorage", UUID: p.BSUUID, Key: "inventory"}, &info); err != nil {
-		return activities.Result{}, nil // deleting a missing backup storage succeeds
+	if err = local(ctx, activities.Inventory, activities.InventoryParams{Resource: "BackupStorage", UUID: p.BSUUID, Key: "inventory"}, nil); err != nil {
+		if businessKind(err) == models.KindNotFound {
+			return activities.Result{}, nil // deleting a missing backup storage succeeds
+		}
+		return res, err
 	}
 	if err = local(ctx, activities.RunOp, activities.OpParams{Op: "CheckBackupStorageDeletable", Args: []byte(`{"uuid":"` + p.BSUUID + `"}`)}, nil); err != nil {
 		return res, err

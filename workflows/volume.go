@@ -177,7 +177,7 @@ func DeleteDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 		return res, err
 	}
 	if policy == models.DeletePolicyDirect || vi.HostUUID == "" {
-		return ExpungeDataVolumeWorkflow(ctx, VolumeOpParams{VolumeUUID: p.VolumeUUID, Name: "force"})
+		return expungeVolume(ctx, p.VolumeUUID, true)
 	}
 	err = local(ctx, activities.VolumeSetStatus, activities.VolumeStatusParams{VolumeUUID: p.VolumeUUID, Status: models.VolumeDeleted}, nil)
 	return activities.Result{}, err
@@ -204,23 +204,29 @@ func RecoverDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res acti
 
 // ExpungeDataVolumeWorkflow removes a Deleted data volume for good: its
 // file and snapshots on its host, its record, its capacity.
-func ExpungeDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activities.Result, err error) {
-	vi, err := volumeInfo(ctx, p.VolumeUUID)
+func ExpungeDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (activities.Result, error) {
+	return expungeVolume(ctx, p.VolumeUUID, false)
+}
+
+// expungeVolume expunges a volume; force also takes one not Deleted yet
+// (DeleteDataVolume with the Direct policy, or a never instantiated one).
+func expungeVolume(ctx workflow.Context, volUUID string, force bool) (res activities.Result, err error) {
+	vi, err := volumeInfo(ctx, volUUID)
 	if err != nil {
 		if businessKind(err) == models.KindNotFound {
 			return activities.Result{}, nil
 		}
 		return res, err
 	}
-	if vi.Status != models.VolumeDeleted && p.Name != "force" {
-		return res, businessError(models.Invalid("volume[uuid:%s] is %s; delete it first", p.VolumeUUID, vi.Status))
+	if vi.Status != models.VolumeDeleted && !force {
+		return res, businessError(models.Invalid("volume[uuid:%s] is %s; delete it first", volUUID, vi.Status))
 	}
 	if vi.HostUUID != "" && vi.Volume.InstallPath != "" {
 		if err = onHost(ctx, vi.HostUUID, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: vi.Volume}, nil); err != nil {
 			return res, err
 		}
 	}
-	err = local(ctx, activities.VolumeDeleteRecord, activities.VolumeRef{VolumeUUID: p.VolumeUUID}, nil)
+	err = local(ctx, activities.VolumeDeleteRecord, activities.VolumeRef{VolumeUUID: volUUID}, nil)
 	return activities.Result{}, err
 }
 

@@ -756,21 +756,24 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindVpc, v.EcsVpcID
-		return ref, dcOf(v.DataCenterUUID)
+		derr := dcOf(v.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResEcsVSwitch:
 		var v models.EcsVSwitch
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &v); err != nil {
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindVSwitch, v.VSwitchID
-		return ref, vpcDC(v.EcsVpcUUID)
+		derr := vpcDC(v.EcsVpcUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResEcsSecurityGroup:
 		var g models.EcsSecurityGroup
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &g); err != nil {
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindSecurityGroup, g.SecurityGroupID
-		return ref, vpcDC(g.EcsVpcUUID)
+		derr := vpcDC(g.EcsVpcUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResEcsSecurityGroupRule:
 		var r models.EcsSecurityGroupRule
 		var g models.EcsSecurityGroup
@@ -783,14 +786,16 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 		ref.Kind, ref.ID = workflows.KindSecurityGroupRule, r.UUID
 		ref.Extra = map[string]string{"securityGroupId": g.SecurityGroupID, "direction": r.Direction, "protocol": r.Protocol,
 			"portRange": r.PortRange, "cidr": r.CidrIP, "policy": r.Policy, "nictype": r.NicType, "priority": r.Priority}
-		return ref, vpcDC(g.EcsVpcUUID)
+		derr := vpcDC(g.EcsVpcUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResEcsInstance:
 		var in models.EcsInstance
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &in); err != nil {
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindInstance, in.EcsInstanceID
-		return ref, dcOf(in.DataCenterUUID)
+		derr := dcOf(in.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResHybridEip:
 		var e models.HybridEip
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &e); err != nil {
@@ -798,7 +803,8 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 		}
 		ref.Kind, ref.ID = workflows.KindEip, e.EipID
 		ref.Extra = map[string]string{"allocateResourceUuid": e.AllocateResourceUUID.String()}
-		return ref, dcOf(e.DataCenterUUID)
+		derr := dcOf(e.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResAliyunRouteEntry:
 		var e models.VpcVirtualRouteEntry
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &e); err != nil {
@@ -817,7 +823,8 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindUserGateway, g.GatewayID
-		return ref, dcOf(g.DataCenterUUID)
+		derr := dcOf(g.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResVpnConnection:
 		var v models.VpcVpnConnection
 		var gw models.VpcVpnGateway
@@ -829,14 +836,16 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 		}
 		ref.Kind, ref.ID = workflows.KindVpnConnection, v.ConnectionID
 		ref.Extra = map[string]string{"vpnGatewayId": gw.GatewayID, "dataCenterUuid": v.DataCenterUUID}
-		return ref, dcOf(v.DataCenterUUID)
+		derr := dcOf(v.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResOssBucket:
 		var b models.OssBucket
 		if err := a.store.Get(ctx, p.Resource, p.UUID, &b); err != nil {
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindOssBucket, b.BucketName
-		return ref, dcOf(b.DataCenterUUID)
+		derr := dcOf(b.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	case store.ResVirtualBorderRouter, store.ResAliyunRouterIface:
 		return a.lookupExpress(ctx, p, ref)
 	case store.ResEcsImage:
@@ -845,7 +854,8 @@ func (a *Activities) Lookup(ctx context.Context, p workflows.LocalRef) (workflow
 			return ref, wrap(err)
 		}
 		ref.Kind, ref.ID = workflows.KindImage, im.EcsImageID
-		return ref, dcOf(im.DataCenterUUID)
+		derr := dcOf(im.DataCenterUUID) // sets ref.Region: call before returning ref
+		return ref, derr
 	}
 	return ref, wrap(models.Invalid("%s is not a remote resource", p.Resource))
 }

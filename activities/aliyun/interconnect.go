@@ -21,7 +21,11 @@ import (
 // steps need. The pre-shared key is generated here and leaves sealed.
 func (a *Activities) InterconnectPlan(ctx context.Context, p workflows.InterconnectParams) (workflows.InterconnectPlan, error) {
 	var plan workflows.InterconnectPlan
-	if ok, _ := a.store.Exists(ctx, store.ResVirtualBorderRouter, p.GatewayUUID); ok {
+	isVBR, err := a.store.Exists(ctx, store.ResVirtualBorderRouter, p.GatewayUUID)
+	if err != nil {
+		return plan, wrap(err)
+	}
+	if isVBR {
 		return plan, wrap(&models.Error{Kind: models.KindInvalid, Code: models.CodeInvalidArgument,
 			Message: "not supported: an interconnect over Express Connect (a VBR)", Details: "name a VPN gateway in vbrUuid: the interconnect runs over IPsec",
 			Cause: errors.ErrUnsupported})

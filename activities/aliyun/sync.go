@@ -548,13 +548,8 @@ func (a *Activities) syncInstances(ctx context.Context, p workflows.HybridParams
 		return activities.Result{}, err
 	}
 	onlyKnown := str(p.Args, "onlyZstack") == "true"
-	find := func(res, scopeCol, scope, idCol, id string) string {
-		if id == "" {
-			return ""
-		}
-		u, _ := a.store.FindRemote(ctx, res, scopeCol, scope, idCol, id)
-		return u
-	}
+	f := &remoteFinder{a: a, ctx: ctx}
+	find := f.find
 	var seen []string
 	for page := 1; ; page++ {
 		req := ecs.CreateDescribeInstancesRequest()
@@ -567,6 +562,9 @@ func (a *Activities) syncInstances(ctx context.Context, p workflows.HybridParams
 			in := &resp.Instances.Instance[i]
 			seen = append(seen, in.InstanceId)
 			existing := find(store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", in.InstanceId)
+			if f.err != nil {
+				return activities.Result{}, f.err
+			}
 			if existing != "" {
 				if err := a.store.Update(ctx, store.ResEcsInstance, existing, instanceFields(in)); err != nil {
 					return activities.Result{}, wrap(err)
@@ -586,8 +584,12 @@ func (a *Activities) syncInstances(ctx context.Context, p workflows.HybridParams
 			if ids := in.SecurityGroupIds.SecurityGroupId; len(ids) > 0 {
 				e.EcsSecurityGroupUUID = find(store.ResEcsSecurityGroup, "ecs_vpc_uuid", vpcUUID, "security_group_id", ids[0])
 			}
-			uuid := models.NameUUID("EcsInstance", dc.UUID, in.InstanceId)
-			if _, err := a.store.UpsertRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", in.InstanceId, uuid, &e, p.AccountUUID); err != nil {
+			if f.err != nil {
+				return activities.Result{}, f.err
+			}
+			uuid, err := a.store.UpsertRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", in.InstanceId,
+				models.NameUUID("EcsInstance", dc.UUID, in.InstanceId), &e, p.AccountUUID)
+			if err != nil {
 				return activities.Result{}, wrap(err)
 			}
 			if err := a.store.Update(ctx, store.ResEcsInstance, uuid, instanceFields(in)); err != nil {
@@ -626,7 +628,10 @@ func (a *Activities) syncEips(ctx context.Context, p workflows.HybridParams) (ac
 			re := &resp.EipAddresses.EipAddress[i]
 			var ecsUUID string
 			if re.InstanceId != "" {
-				ecsUUID, _ = a.store.FindRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", re.InstanceId)
+				var err error
+				if ecsUUID, err = a.store.FindRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", re.InstanceId); err != nil {
+					return activities.Result{}, wrap(err)
+				}
 			}
 			e := eipEntity(re, dc.UUID, ecsUUID)
 			if _, err := a.store.UpsertRemote(ctx, store.ResHybridEip, "data_center_uuid", dc.UUID, "eip_id", e.EipID,
@@ -643,4 +648,24 @@ func (a *Activities) syncEips(ctx context.Context, p workflows.HybridParams) (ac
 		return activities.Result{}, err
 	}
 	return a.list(ctx, store.ResHybridEip, "dataCenterUuid", dc.UUID)
+}
+
+// remoteFinder resolves remote IDs to local rows during a sync. The first
+// store error is kept, and must be checked before what was found is
+// written: a failed lookup must not blank a good link.
+type remoteFinder struct {
+	a   *Activities
+	ctx context.Context
+	err error
+}
+
+func (f *remoteFinder) find(res, scopeCol, scope, idCol, id string) string {
+	if id == "" || f.err != nil {
+		return ""
+	}
+	u, err := f.a.store.FindRemote(f.ctx, res, scopeCol, scope, idCol, id)
+	if err != nil {
+		f.err = wrap(err)
+	}
+	return u
 }

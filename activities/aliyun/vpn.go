@@ -227,13 +227,8 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 	if err != nil {
 		return activities.Result{}, err
 	}
-	find := func(res, scopeCol, scope, idCol, id string) string {
-		if id == "" {
-			return ""
-		}
-		u, _ := a.store.FindRemote(ctx, res, scopeCol, scope, idCol, id)
-		return u
-	}
+	f := &remoteFinder{a: a, ctx: ctx}
+	find := f.find
 	var seen []string
 	var res, idCol string
 	for page := 1; ; page++ {
@@ -254,6 +249,9 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 					VSwitchUUID: models.Ref(find(store.ResEcsVSwitch, "ecs_vpc_uuid", vpcUUID, "v_switch_id", g.VSwitchId)),
 					PublicIP:    g.InternetIp, Spec: g.Spec, Name: g.Name, Description: models.Ref(g.Description), Status: g.Status,
 					BusinessStatus: g.BusinessStatus, EndDate: models.Time(g.EndTime), CreateDate: now, LastOpDate: now}
+				if f.err != nil {
+					return activities.Result{}, f.err
+				}
 				if _, err := a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, idCol, e.GatewayID,
 					models.NameUUID(res, dc.UUID, e.GatewayID), &e, p.AccountUUID); err != nil {
 					return activities.Result{}, wrap(err)
@@ -289,6 +287,9 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 			for _, v := range resp.VpnConnections.VpnConnection {
 				now := models.Now()
 				uuid := find(res, "data_center_uuid", dc.UUID, idCol, v.VpnConnectionId)
+				if f.err != nil {
+					return activities.Result{}, f.err
+				}
 				if uuid != "" {
 					if err := a.store.Update(ctx, res, uuid, map[string]any{"status": v.Status, "name": v.Name,
 						"localSubnet": v.LocalSubnet, "remoteSubnet": v.RemoteSubnet}); err != nil {
@@ -299,6 +300,9 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 						DataCenterUUID: dc.UUID, LocalSubnet: v.LocalSubnet, RemoteSubnet: v.RemoteSubnet, CreateDate: now, LastOpDate: now,
 						UserGatewayUUID: models.Ref(find(store.ResUserVpnGateway, "data_center_uuid", dc.UUID, "gateway_id", v.CustomerGatewayId)),
 						VpnGatewayUUID:  models.Ref(find(store.ResVpnGateway, "data_center_uuid", dc.UUID, "gateway_id", v.VpnGatewayId))}
+					if f.err != nil {
+						return activities.Result{}, f.err
+					}
 					if _, err := a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, idCol, e.ConnectionID,
 						models.NameUUID(res, dc.UUID, e.ConnectionID), &e, p.AccountUUID); err != nil {
 						return activities.Result{}, wrap(err)

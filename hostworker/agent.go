@@ -507,11 +507,16 @@ func (a *Agent) keepAlive(ctx context.Context) (stop func()) {
 // on. Business failures (not found, invalid, conflict, unsupported, injected)
 // are not retried; anything else is. Context errors pass through unchanged so
 // that Temporal sees a cancellation as one.
-func (a *Agent) fail(op string, err error) error {
+func (a *Agent) fail(op string, err error) error { return typedError(a.hostUUID, op, err) }
+
+// typedError turns a driver's (or a network manager's) failure into the
+// ApplicationError the control plane reads: business errors by kind, not
+// retried; anything else retried. Cancellations pass through.
+func typedError(hostUUID, op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	msg := fmt.Sprintf("host %s: %s: %v", a.hostUUID, op, err)
+	msg := fmt.Sprintf("host %s: %s: %v", hostUUID, op, err)
 	switch {
 	case errors.Is(err, driver.ErrInjected):
 		return temporal.NewNonRetryableApplicationError(msg, hostapi.ErrTypeInjected, nil)

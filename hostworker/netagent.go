@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/activities/netapi"
 	"github.com/zcloud/zcloud/hostworker/driver"
 	"github.com/zcloud/zcloud/hostworker/router"
@@ -145,6 +143,9 @@ type routedDriver struct {
 	net *NetAgent
 }
 
+// Unwrap is the hypervisor driver under the router manager.
+func (d routedDriver) Unwrap() driver.Driver { return d.Driver }
+
 // WithRouters makes the agent built on d also serve the router activities
 // with n. An agent whose driver was not wrapped (the in-process simulated
 // fleet) answers them "not supported".
@@ -253,20 +254,7 @@ func (n *NetAgent) check(op, hostUUID, routerUUID string) error {
 }
 
 // fail types an error for the control plane as Agent.fail does.
-func (n *NetAgent) fail(op string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	msg := fmt.Sprintf("host %s: %s: %v", n.hostUUID, op, err)
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-		return temporal.NewNonRetryableApplicationError(msg, hostapi.ErrTypeUnsupported, nil)
-	case errors.Is(err, models.ErrInvalid), errors.Is(err, models.ErrConflict):
-		return temporal.NewNonRetryableApplicationError(msg, hostapi.ErrTypeInvalid, nil)
-	default:
-		return temporal.NewApplicationError(msg, hostapi.ErrTypeFailed)
-	}
-}
+func (n *NetAgent) fail(op string, err error) error { return typedError(n.hostUUID, op, err) }
 
 // heartbeat records heartbeats every second until stop, outside an
 // activity it does nothing.

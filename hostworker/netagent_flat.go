@@ -83,18 +83,10 @@ func (f *FlatNet) run(ctx context.Context, op, hostUUID string, fn func(context.
 	err := fn(ctx)
 	f.logger.LogAttrs(ctx, slog.LevelDebug, "network operation", slog.String("op", op),
 		slog.Duration("duration", time.Since(start)), slog.Bool("ok", err == nil))
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if err == nil {
+		return nil
 	}
-	msg := fmt.Sprintf("host %s: %s: %v", f.hostUUID, op, err)
-	switch {
-	case errors.Is(err, errors.ErrUnsupported):
-		return temporal.NewNonRetryableApplicationError(msg, hostapi.ErrTypeUnsupported, nil)
-	case errors.Is(err, models.ErrInvalid):
-		return temporal.NewNonRetryableApplicationError(msg, hostapi.ErrTypeInvalid, nil)
-	default:
-		return temporal.NewApplicationError(msg, hostapi.ErrTypeFailed)
-	}
+	return typedError(f.hostUUID, op, err)
 }
 
 // HostAddresses is netapi.ActHostAddresses.

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/hostworker/driver"
 	"github.com/zcloud/zcloud/hostworker/sim"
 	"github.com/zcloud/zcloud/models"
 )
@@ -19,7 +20,11 @@ import (
 // system holding it. Simulated hosts have no directories.
 func (a *Agent) StorageCapacity(ctx context.Context, p hostapi.StorageCapacityParams) (hostapi.StorageCapacityResult, error) {
 	return call(ctx, a, hostapi.ActStorageCapacity, "", func(context.Context) (hostapi.StorageCapacityResult, error) {
-		if _, ok := a.driver.(*sim.Driver); ok {
+		d := a.driver
+		if w, ok := d.(interface{ Unwrap() driver.Driver }); ok {
+			d = w.Unwrap() // the router manager's wrapper (WithRouters)
+		}
+		if _, ok := d.(*sim.Driver); ok {
 			return hostapi.StorageCapacityResult{}, fmt.Errorf("primary storage directories on simulated hosts: %w", errors.ErrUnsupported)
 		}
 		if !filepath.IsAbs(p.Path) || filepath.Clean(p.Path) != p.Path || p.Path == "/" {

@@ -170,6 +170,7 @@ func flatEventually(t *testing.T, f flatHost, name, ip string, port int, want bo
 			}
 			t.Fatalf("%s: reachable(%s:%d from %s) is not %v", msg, ip, port, name, want)
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -57,6 +57,8 @@ func TestRouterNetworkHooks(t *testing.T) {
 	_, err = c.Call("POST", "v1/load-balancers/listeners/"+listener+"/vm-instances/nics", map[string]any{"params": map[string]any{"vmNicUuids": []string{nic}}})
 	require.NoError(t, err)
 	require.Equal(t, 1, count("load_balancer_listener_nic_refs", "vm_nic_uuid = ?", nic))
+	require.Equal(t, 1, count("eips", "vm_nic_uuid = ?", nic), "the EIP is on the NIC before the destroy")
+	require.Equal(t, 1, count("port_forwarding_rules", "vm_nic_uuid = ?", nic), "so is the port forwarding rule")
 
 	// The L3 a router serves is not deleted.
 	err = c.Delete("l3-networks", in.l3)

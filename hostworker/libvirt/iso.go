@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	virt "libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
@@ -113,6 +115,12 @@ func changeMedia(dom *virt.Domain, vmUUID, path string) error {
 		// device is not open"). A guest that locked the tray is ejected with
 		// FORCE.
 		err = dom.UpdateDeviceFlags(doc, modify)
+		// A guest still probing its drive can close the tray between
+		// libvirt opening it and QEMU inserting: the tray settles, try again.
+		for try := 0; err != nil && live && path != "" && strings.Contains(err.Error(), "Tray of the device is not open") && try < 10; try++ {
+			time.Sleep(300 * time.Millisecond)
+			err = dom.UpdateDeviceFlags(doc, modify)
+		}
 		if err != nil && path == "" && live {
 			err = dom.UpdateDeviceFlags(doc, modify|virt.DOMAIN_DEVICE_MODIFY_FORCE)
 		}

@@ -16,6 +16,10 @@ import (
 // TestGuestOnlineCompute grows a running real QEMU guest from 1 to 2 vCPUs
 // and from 256 to 512 MiB (one hot-plugged DIMM, seen by QEMU), repeats the
 // call (no change), and refuses to shrink online or to pass the maximums.
+// The guest is resized once it is up (its first heartbeat), as an operator
+// resizes a running system: a CPU and a DIMM plugged while the firmware or
+// an early kernel runs under TCG once left a guest that never reached /init
+// (CI, 2026-11-25). The guest must go on beating after the resize.
 func TestGuestOnlineCompute(t *testing.T) {
 	needSystemLibvirt(t)
 	url := imageURL(t, "")
@@ -27,6 +31,8 @@ func TestGuestOnlineCompute(t *testing.T) {
 	t.Cleanup(func() { removeGuest(t, d, vm) })
 	_, err = d.CreateVM(ctx, vm, true)
 	require.NoError(t, err)
+
+	waitConsole(t, d, vm.UUID, firstHeartbeat, 1)
 
 	x := liveDomain(t, systemURI, vm.UUID, 0)
 	require.EqualValues(t, MaxCPUNum, x.VCPU.Value)
@@ -76,5 +82,6 @@ func TestGuestOnlineCompute(t *testing.T) {
 	require.True(t, errors.Is(err, errors.ErrUnsupported), "online shrink: %v", err)
 	require.ErrorIs(t, d.SetVMCompute(ctx, vm.UUID, MaxCPUNum+1, 512<<20), models.ErrInvalid)
 	require.ErrorIs(t, d.SetVMCompute(ctx, vm.UUID, 2, 2<<30), models.ErrInvalid)
-	waitConsole(t, d, vm.UUID, bootMarker, 1)
+	path := d.consolePath(vm.UUID)
+	waitHeartbeatAfter(t, path, lastHeartbeat(t, path))
 }

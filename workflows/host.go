@@ -215,6 +215,10 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 		sel.Select(ctx)
 		cancel()
 	}
+	// Wakes still buffered would be lost with this run; the next run pings
+	// first thing, which is all a wake asks for, so they are drained here.
+	for wake.ReceiveAsync(nil) {
+	}
 	return workflow.NewContinueAsNewError(ctx, HostPing, p)
 }
 

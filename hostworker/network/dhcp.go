@@ -243,8 +243,12 @@ func (h *Host) startDnsmasq(ctx context.Context, ns netns.NsHandle, n dhcpNames)
 	if err != nil {
 		return fmt.Errorf("start dnsmasq for %s: %w: %s", n.ns, err, bytes.TrimSpace(out))
 	}
-	if pid, err := pidFromFile(filepath.Join(n.dir, "dnsmasq.pid"), n.dir); err != nil || pid == 0 {
+	pid, err := pidFromFile(filepath.Join(n.dir, "dnsmasq.pid"), n.dir)
+	if err != nil {
 		return fmt.Errorf("dnsmasq for %s did not stay up (pid file): %w", n.ns, err)
+	}
+	if pid == 0 {
+		return fmt.Errorf("dnsmasq for %s did not stay up: no pid file, or no dnsmasq behind it", n.ns)
 	}
 	h.log.Info("started dnsmasq", "netns", n.ns, "conf", conf)
 	return nil

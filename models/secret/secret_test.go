@@ -2,6 +2,9 @@ package secret
 
 import (
 	"crypto/rand"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -90,4 +93,33 @@ func TestLoadControlPlane(t *testing.T) {
 	b, err := LoadControlPlane(nil, path)
 	require.NoError(t, err)
 	require.Equal(t, a.PublicKey(), b.PublicKey(), "the key file is kept")
+}
+
+// TestLoadOrCreateKeyFileRace has many creators race for one key file: all
+// read the same full key, the file is 0600, and no temporary file is left.
+func TestLoadOrCreateKeyFileRace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	path := filepath.Join(dir, "cp.key")
+	const n = 16
+	keys := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { keys[i], errs[i] = LoadOrCreateKeyFile(path) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Len(t, keys[i], KeySize)
+		require.Equal(t, keys[0], keys[i], "creator %d read another key", i)
+	}
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the key file remains")
+	again, err := LoadOrCreateKeyFile(path)
+	require.NoError(t, err)
+	require.Equal(t, keys[0], again)
 }

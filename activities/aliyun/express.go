@@ -57,41 +57,39 @@ func (c *conn) describeExpress(ctx context.Context, kind, id string) (remote, bo
 // vbrs lists the region's VBRs (one when id is set).
 func (c *conn) vbrs(ctx context.Context, cl *vpc.Client, id string) ([]vpc.VirtualBorderRouterType, error) {
 	var out []vpc.VirtualBorderRouterType
-	for page := 1; ; page++ {
+	err := forPages(func(number, size requests.Integer) (int, error) {
 		req := vpc.CreateDescribeVirtualBorderRoutersRequest()
-		req.RegionId, req.PageNumber, req.PageSize = c.region, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.PageNumber, req.PageSize = c.region, number, size
 		if id != "" {
 			req.Filter = &[]vpc.DescribeVirtualBorderRoutersFilter{{Key: "VbrId", Value: &[]string{id}}}
 		}
 		var resp *vpc.DescribeVirtualBorderRoutersResponse
 		if err := c.call(ctx, "DescribeVirtualBorderRouters", func() (err error) { resp, err = cl.DescribeVirtualBorderRouters(req); return }); err != nil {
-			return nil, err
+			return 0, err
 		}
 		out = append(out, resp.VirtualBorderRouterSet.VirtualBorderRouterType...)
-		if len(resp.VirtualBorderRouterSet.VirtualBorderRouterType) < pageSize {
-			return out, nil
-		}
-	}
+		return len(resp.VirtualBorderRouterSet.VirtualBorderRouterType), nil
+	})
+	return out, err
 }
 
 // routerInterfaces lists the region's router interfaces (one when id is set).
 func (c *conn) routerInterfaces(ctx context.Context, cl *vpc.Client, id string) ([]vpc.RouterInterfaceType, error) {
 	var out []vpc.RouterInterfaceType
-	for page := 1; ; page++ {
+	err := forPages(func(number, size requests.Integer) (int, error) {
 		req := vpc.CreateDescribeRouterInterfacesRequest()
-		req.RegionId, req.PageNumber, req.PageSize = c.region, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.PageNumber, req.PageSize = c.region, number, size
 		if id != "" {
 			req.Filter = &[]vpc.DescribeRouterInterfacesFilter{{Key: "RouterInterfaceId", Value: &[]string{id}}}
 		}
 		var resp *vpc.DescribeRouterInterfacesResponse
 		if err := c.call(ctx, "DescribeRouterInterfaces", func() (err error) { resp, err = cl.DescribeRouterInterfaces(req); return }); err != nil {
-			return nil, err
+			return 0, err
 		}
 		out = append(out, resp.RouterInterfaceSet.RouterInterfaceType...)
-		if len(resp.RouterInterfaceSet.RouterInterfaceType) < pageSize {
-			return out, nil
-		}
-	}
+		return len(resp.RouterInterfaceSet.RouterInterfaceType), nil
+	})
+	return out, err
 }
 
 // expressRouter resolves the local router a router interface sits on: a

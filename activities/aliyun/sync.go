@@ -15,7 +15,23 @@ import (
 	"github.com/zcloud/zcloud/workflows"
 )
 
+// pageSize is the page size of every Describe call that lists.
 const pageSize = 50
+
+// forPages walks a listing: it calls page with page numbers 1, 2, ... and
+// the page size, for the caller to set on its Describe request, until a
+// page holds fewer than pageSize items (page's answer) or fails.
+func forPages(page func(number, size requests.Integer) (int, error)) error {
+	for i := 1; ; i++ {
+		n, err := page(requests.NewInteger(i), requests.NewInteger(pageSize))
+		if err != nil {
+			return err
+		}
+		if n < pageSize {
+			return nil
+		}
+	}
+}
 
 func vpcEntity(v *vpc.Vpc, dcUUID string) models.EcsVpc {
 	now := models.Now()
@@ -302,24 +318,24 @@ func (a *Activities) syncVpcs(ctx context.Context, p workflows.HybridParams) (ac
 	}
 	only := str(p.Args, "ecsVpcId")
 	var seen []string
-	for page := 1; ; page++ {
+	if err := forPages(func(number, size requests.Integer) (int, error) {
 		req := vpc.CreateDescribeVpcsRequest()
-		req.RegionId, req.VpcId, req.PageNumber, req.PageSize = dc.RegionID, only, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.VpcId, req.PageNumber, req.PageSize = dc.RegionID, only, number, size
 		var resp *vpc.DescribeVpcsResponse
 		if err := c.call(ctx, "DescribeVpcs", func() (err error) { resp, err = cl.DescribeVpcs(req); return }); err != nil {
-			return activities.Result{}, err
+			return 0, err
 		}
 		for i := range resp.Vpcs.Vpc {
 			e := vpcEntity(&resp.Vpcs.Vpc[i], dc.UUID)
 			if _, err := a.store.UpsertRemote(ctx, store.ResEcsVpc, "data_center_uuid", dc.UUID, "ecs_vpc_id", e.EcsVpcID,
 				models.NameUUID("EcsVpc", dc.UUID, e.EcsVpcID), &e, p.AccountUUID); err != nil {
-				return activities.Result{}, wrap(err)
+				return 0, wrap(err)
 			}
 			seen = append(seen, e.EcsVpcID)
 		}
-		if len(resp.Vpcs.Vpc) < pageSize {
-			break
-		}
+		return len(resp.Vpcs.Vpc), nil
+	}); err != nil {
+		return activities.Result{}, err
 	}
 	if only == "" {
 		if _, err := a.store.DeleteStale(ctx, store.ResEcsVpc, "ecs_vpc_id", seen, "data_center_uuid = ?", dc.UUID); err != nil {
@@ -353,13 +369,13 @@ func (a *Activities) syncVSwitches(ctx context.Context, p workflows.HybridParams
 	only := str(p.Args, "vSwitchId")
 	for _, v := range vpcs {
 		var seen []string
-		for page := 1; ; page++ {
+		if err := forPages(func(number, size requests.Integer) (int, error) {
 			req := vpc.CreateDescribeVSwitchesRequest()
 			req.RegionId, req.VpcId, req.VSwitchId = dc.RegionID, v.EcsVpcID, only
-			req.PageNumber, req.PageSize = requests.NewInteger(page), requests.NewInteger(pageSize)
+			req.PageNumber, req.PageSize = number, size
 			var resp *vpc.DescribeVSwitchesResponse
 			if err := c.call(ctx, "DescribeVSwitches", func() (err error) { resp, err = cl.DescribeVSwitches(req); return }); err != nil {
-				return activities.Result{}, err
+				return 0, err
 			}
 			for i := range resp.VSwitches.VSwitch {
 				rv := &resp.VSwitches.VSwitch[i]
@@ -371,12 +387,12 @@ func (a *Activities) syncVSwitches(ctx context.Context, p workflows.HybridParams
 				e := vswEntity(rv, v.UUID, zu)
 				if _, err := a.store.UpsertRemote(ctx, store.ResEcsVSwitch, "ecs_vpc_uuid", v.UUID, "v_switch_id", e.VSwitchID,
 					models.NameUUID("EcsVSwitch", v.UUID, e.VSwitchID), &e, p.AccountUUID); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 			}
-			if len(resp.VSwitches.VSwitch) < pageSize {
-				break
-			}
+			return len(resp.VSwitches.VSwitch), nil
+		}); err != nil {
+			return activities.Result{}, err
 		}
 		if only == "" {
 			if _, err := a.store.DeleteStale(ctx, store.ResEcsVSwitch, "v_switch_id", seen, "ecs_vpc_uuid = ?", v.UUID); err != nil {
@@ -407,27 +423,27 @@ func (a *Activities) syncSecurityGroups(ctx context.Context, p workflows.HybridP
 	}
 	only := str(p.Args, "securityGroupId")
 	var seen []string
-	for page := 1; ; page++ {
+	if err := forPages(func(number, size requests.Integer) (int, error) {
 		req := ecs.CreateDescribeSecurityGroupsRequest()
-		req.RegionId, req.VpcId, req.PageNumber, req.PageSize = dc.RegionID, v.EcsVpcID, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.VpcId, req.PageNumber, req.PageSize = dc.RegionID, v.EcsVpcID, number, size
 		if only != "" {
 			req.SecurityGroupIds = jsonList(only)
 		}
 		var resp *ecs.DescribeSecurityGroupsResponse
 		if err := c.call(ctx, "DescribeSecurityGroups", func() (err error) { resp, err = cl.DescribeSecurityGroups(req); return }); err != nil {
-			return activities.Result{}, err
+			return 0, err
 		}
 		for i := range resp.SecurityGroups.SecurityGroup {
 			e := sgEntity(&resp.SecurityGroups.SecurityGroup[i], v.UUID)
 			if _, err := a.store.UpsertRemote(ctx, store.ResEcsSecurityGroup, "ecs_vpc_uuid", v.UUID, "security_group_id", e.SecurityGroupID,
 				models.NameUUID("EcsSecurityGroup", v.UUID, e.SecurityGroupID), &e, p.AccountUUID); err != nil {
-				return activities.Result{}, wrap(err)
+				return 0, wrap(err)
 			}
 			seen = append(seen, e.SecurityGroupID)
 		}
-		if len(resp.SecurityGroups.SecurityGroup) < pageSize {
-			break
-		}
+		return len(resp.SecurityGroups.SecurityGroup), nil
+	}); err != nil {
+		return activities.Result{}, err
 	}
 	if only == "" {
 		if _, err := a.store.DeleteStale(ctx, store.ResEcsSecurityGroup, "security_group_id", seen, "ecs_vpc_uuid = ?", v.UUID); err != nil {
@@ -510,12 +526,12 @@ func (a *Activities) syncImages(ctx context.Context, p workflows.HybridParams) (
 	}
 	for _, typ := range types {
 		var seen []string
-		for page := 1; ; page++ {
+		if err := forPages(func(number, size requests.Integer) (int, error) {
 			req := ecs.CreateDescribeImagesRequest()
-			req.RegionId, req.ImageOwnerAlias, req.PageNumber, req.PageSize = dc.RegionID, typ, requests.NewInteger(page), requests.NewInteger(pageSize)
+			req.RegionId, req.ImageOwnerAlias, req.PageNumber, req.PageSize = dc.RegionID, typ, number, size
 			var resp *ecs.DescribeImagesResponse
 			if err := c.call(ctx, "DescribeImages", func() (err error) { resp, err = cl.DescribeImages(req); return }); err != nil {
-				return activities.Result{}, err
+				return 0, err
 			}
 			for _, im := range resp.Images.Image {
 				now := models.Now()
@@ -523,13 +539,13 @@ func (a *Activities) syncImages(ctx context.Context, p workflows.HybridParams) (
 					DataCenterUUID: dc.UUID, Platform: im.Platform, Type: typ, Format: "raw", OSName: im.OSName, CreateDate: now, LastOpDate: now}
 				if _, err := a.store.UpsertRemote(ctx, store.ResEcsImage, "data_center_uuid", dc.UUID, "ecs_image_id", e.EcsImageID,
 					models.NameUUID("EcsImage", dc.UUID, e.EcsImageID), &e, p.AccountUUID); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 				seen = append(seen, im.ImageId)
 			}
-			if len(resp.Images.Image) < pageSize {
-				break
-			}
+			return len(resp.Images.Image), nil
+		}); err != nil {
+			return activities.Result{}, err
 		}
 		if _, err := a.store.DeleteStale(ctx, store.ResEcsImage, "ecs_image_id", seen, "data_center_uuid = ? AND type = ?", dc.UUID, typ); err != nil {
 			return activities.Result{}, err
@@ -551,23 +567,23 @@ func (a *Activities) syncInstances(ctx context.Context, p workflows.HybridParams
 	f := &remoteFinder{a: a, ctx: ctx}
 	find := f.find
 	var seen []string
-	for page := 1; ; page++ {
+	if err := forPages(func(number, size requests.Integer) (int, error) {
 		req := ecs.CreateDescribeInstancesRequest()
-		req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, number, size
 		var resp *ecs.DescribeInstancesResponse
 		if err := c.call(ctx, "DescribeInstances", func() (err error) { resp, err = cl.DescribeInstances(req); return }); err != nil {
-			return activities.Result{}, err
+			return 0, err
 		}
 		for i := range resp.Instances.Instance {
 			in := &resp.Instances.Instance[i]
 			seen = append(seen, in.InstanceId)
 			existing := find(store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", in.InstanceId)
 			if f.err != nil {
-				return activities.Result{}, f.err
+				return 0, f.err
 			}
 			if existing != "" {
 				if err := a.store.Update(ctx, store.ResEcsInstance, existing, instanceFields(in)); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 				continue
 			}
@@ -585,26 +601,40 @@ func (a *Activities) syncInstances(ctx context.Context, p workflows.HybridParams
 				e.EcsSecurityGroupUUID = find(store.ResEcsSecurityGroup, "ecs_vpc_uuid", vpcUUID, "security_group_id", ids[0])
 			}
 			if f.err != nil {
-				return activities.Result{}, f.err
+				return 0, f.err
 			}
 			uuid, err := a.store.UpsertRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", in.InstanceId,
 				models.NameUUID("EcsInstance", dc.UUID, in.InstanceId), &e, p.AccountUUID)
 			if err != nil {
-				return activities.Result{}, wrap(err)
+				return 0, wrap(err)
 			}
 			if err := a.store.Update(ctx, store.ResEcsInstance, uuid, instanceFields(in)); err != nil {
-				return activities.Result{}, wrap(err)
+				return 0, wrap(err)
 			}
 		}
-		if len(resp.Instances.Instance) < pageSize {
-			break
-		}
+		return len(resp.Instances.Instance), nil
+	}); err != nil {
+		return activities.Result{}, err
 	}
 	// Rows still being created (no remote id yet) are their workflow's.
 	if _, err := a.store.DeleteStale(ctx, store.ResEcsInstance, "ecs_instance_id", seen, "data_center_uuid = ? AND ecs_instance_id <> ''", dc.UUID); err != nil {
 		return activities.Result{}, err
 	}
-	return a.list(ctx, store.ResEcsInstance, "", "")
+	// The data center is no field of ZStack's EcsInstanceInventory: the
+	// reply lists this data center's instances by UUID.
+	var uuids []string
+	if err := a.store.DB().SelectContext(ctx, &uuids, "SELECT uuid FROM ecs_instances WHERE data_center_uuid = ?", dc.UUID); err != nil {
+		return activities.Result{}, err
+	}
+	if len(uuids) == 0 {
+		return result("inventories", []any{})
+	}
+	items, _, err := a.store.Query(ctx, store.ResEcsInstance, query.Query{Limit: 10000,
+		Conditions: []query.Condition{{Path: []string{"uuid"}, Op: query.OpIn, Value: strings.Join(uuids, ","), Values: uuids}}})
+	if err != nil {
+		return activities.Result{}, err
+	}
+	return result("inventories", items)
 }
 
 func (a *Activities) syncEips(ctx context.Context, p workflows.HybridParams) (activities.Result, error) {
@@ -617,12 +647,12 @@ func (a *Activities) syncEips(ctx context.Context, p workflows.HybridParams) (ac
 		return activities.Result{}, err
 	}
 	var seen []string
-	for page := 1; ; page++ {
+	if err := forPages(func(number, size requests.Integer) (int, error) {
 		req := vpc.CreateDescribeEipAddressesRequest()
-		req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, requests.NewInteger(page), requests.NewInteger(pageSize)
+		req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, number, size
 		var resp *vpc.DescribeEipAddressesResponse
 		if err := c.call(ctx, "DescribeEipAddresses", func() (err error) { resp, err = cl.DescribeEipAddresses(req); return }); err != nil {
-			return activities.Result{}, err
+			return 0, err
 		}
 		for i := range resp.EipAddresses.EipAddress {
 			re := &resp.EipAddresses.EipAddress[i]
@@ -630,19 +660,19 @@ func (a *Activities) syncEips(ctx context.Context, p workflows.HybridParams) (ac
 			if re.InstanceId != "" {
 				var err error
 				if ecsUUID, err = a.store.FindRemote(ctx, store.ResEcsInstance, "data_center_uuid", dc.UUID, "ecs_instance_id", re.InstanceId); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 			}
 			e := eipEntity(re, dc.UUID, ecsUUID)
 			if _, err := a.store.UpsertRemote(ctx, store.ResHybridEip, "data_center_uuid", dc.UUID, "eip_id", e.EipID,
 				models.NameUUID("HybridEip", dc.UUID, e.EipID), &e, p.AccountUUID); err != nil {
-				return activities.Result{}, wrap(err)
+				return 0, wrap(err)
 			}
 			seen = append(seen, re.AllocationId)
 		}
-		if len(resp.EipAddresses.EipAddress) < pageSize {
-			break
-		}
+		return len(resp.EipAddresses.EipAddress), nil
+	}); err != nil {
+		return activities.Result{}, err
 	}
 	if _, err := a.store.DeleteStale(ctx, store.ResHybridEip, "eip_id", seen, "data_center_uuid = ?", dc.UUID); err != nil {
 		return activities.Result{}, err

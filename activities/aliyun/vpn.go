@@ -231,16 +231,16 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 	find := f.find
 	var seen []string
 	var res, idCol string
-	for page := 1; ; page++ {
+	if err := forPages(func(number, size requests.Integer) (int, error) {
 		n := 0
 		switch p.What {
 		case workflows.KindVpnGateway:
 			res, idCol = store.ResVpnGateway, "gateway_id"
 			req := vpc.CreateDescribeVpnGatewaysRequest()
-			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, requests.NewInteger(page), requests.NewInteger(pageSize)
+			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, number, size
 			var resp *vpc.DescribeVpnGatewaysResponse
 			if err := c.call(ctx, "DescribeVpnGateways", func() (err error) { resp, err = cl.DescribeVpnGateways(req); return }); err != nil {
-				return activities.Result{}, err
+				return 0, err
 			}
 			for _, g := range resp.VpnGateways.VpnGateway {
 				now := models.Now()
@@ -250,11 +250,11 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 					PublicIP:    g.InternetIp, Spec: g.Spec, Name: g.Name, Description: models.Ref(g.Description), Status: g.Status,
 					BusinessStatus: g.BusinessStatus, EndDate: models.Time(g.EndTime), CreateDate: now, LastOpDate: now}
 				if f.err != nil {
-					return activities.Result{}, f.err
+					return 0, f.err
 				}
 				if _, err := a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, idCol, e.GatewayID,
 					models.NameUUID(res, dc.UUID, e.GatewayID), &e, p.AccountUUID); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 				seen = append(seen, g.VpnGatewayId)
 			}
@@ -262,16 +262,16 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 		case workflows.KindUserGateway:
 			res, idCol = store.ResUserVpnGateway, "gateway_id"
 			req := vpc.CreateDescribeCustomerGatewaysRequest()
-			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, requests.NewInteger(page), requests.NewInteger(pageSize)
+			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, number, size
 			var resp *vpc.DescribeCustomerGatewaysResponse
 			if err := c.call(ctx, "DescribeCustomerGateways", func() (err error) { resp, err = cl.DescribeCustomerGateways(req); return }); err != nil {
-				return activities.Result{}, err
+				return 0, err
 			}
 			for i := range resp.CustomerGateways.CustomerGateway {
 				e := ugwEntity(&resp.CustomerGateways.CustomerGateway[i], dc.UUID)
 				if _, err := a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, idCol, e.GatewayID,
 					models.NameUUID(res, dc.UUID, e.GatewayID), &e, p.AccountUUID); err != nil {
-					return activities.Result{}, wrap(err)
+					return 0, wrap(err)
 				}
 				seen = append(seen, e.GatewayID)
 			}
@@ -279,21 +279,21 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 		case workflows.KindVpnConnection:
 			res, idCol = store.ResVpnConnection, "connection_id"
 			req := vpc.CreateDescribeVpnConnectionsRequest()
-			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, requests.NewInteger(page), requests.NewInteger(pageSize)
+			req.RegionId, req.PageNumber, req.PageSize = dc.RegionID, number, size
 			var resp *vpc.DescribeVpnConnectionsResponse
 			if err := c.call(ctx, "DescribeVpnConnections", func() (err error) { resp, err = cl.DescribeVpnConnections(req); return }); err != nil {
-				return activities.Result{}, err
+				return 0, err
 			}
 			for _, v := range resp.VpnConnections.VpnConnection {
 				now := models.Now()
 				uuid := find(res, "data_center_uuid", dc.UUID, idCol, v.VpnConnectionId)
 				if f.err != nil {
-					return activities.Result{}, f.err
+					return 0, f.err
 				}
 				if uuid != "" {
 					if err := a.store.Update(ctx, res, uuid, map[string]any{"status": v.Status, "name": v.Name,
 						"localSubnet": v.LocalSubnet, "remoteSubnet": v.RemoteSubnet}); err != nil {
-						return activities.Result{}, wrap(err)
+						return 0, wrap(err)
 					}
 				} else {
 					e := models.VpcVpnConnection{Type: models.HybridTypeAliyun, Name: v.Name, Status: v.Status, ConnectionID: v.VpnConnectionId,
@@ -301,20 +301,20 @@ func (a *Activities) syncVpn(ctx context.Context, p workflows.HybridParams) (act
 						UserGatewayUUID: models.Ref(find(store.ResUserVpnGateway, "data_center_uuid", dc.UUID, "gateway_id", v.CustomerGatewayId)),
 						VpnGatewayUUID:  models.Ref(find(store.ResVpnGateway, "data_center_uuid", dc.UUID, "gateway_id", v.VpnGatewayId))}
 					if f.err != nil {
-						return activities.Result{}, f.err
+						return 0, f.err
 					}
 					if _, err := a.store.UpsertRemote(ctx, res, "data_center_uuid", dc.UUID, idCol, e.ConnectionID,
 						models.NameUUID(res, dc.UUID, e.ConnectionID), &e, p.AccountUUID); err != nil {
-						return activities.Result{}, wrap(err)
+						return 0, wrap(err)
 					}
 				}
 				seen = append(seen, v.VpnConnectionId)
 			}
 			n = len(resp.VpnConnections.VpnConnection)
 		}
-		if n < pageSize {
-			break
-		}
+		return n, nil
+	}); err != nil {
+		return activities.Result{}, err
 	}
 	if _, err := a.store.DeleteStale(ctx, res, idCol, seen, "data_center_uuid = ?", dc.UUID); err != nil {
 		return activities.Result{}, err

@@ -199,6 +199,9 @@ type HostPingRecord struct {
 	Exists    bool `json:"exists"`
 	// Interval is the current ping interval (global config host.ping.interval).
 	Interval time.Duration `json:"interval"`
+	// ReconcileRouters asks for the host's routers to be realised again:
+	// the host answers after routers on it were marked Unknown.
+	ReconcileRouters bool `json:"reconcileRouters,omitempty"`
 }
 
 // SimAgentParams starts (or ensures running) a simulated host agent.

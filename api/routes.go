@@ -38,7 +38,7 @@ var opAPIs = []string{
 	"DetachPrimaryStorageFromCluster", "AttachBackupStorageToZone", "DetachBackupStorageFromZone",
 	// AttachL2NetworkToCluster, DetachL2NetworkFromCluster and DeleteL2Network
 	// are workflows (api/network.go).
-	"UpdateImage", "DeleteImage",
+	"UpdateImage",
 	"CreateInstanceOffering", "UpdateInstanceOffering", "ChangeInstanceOfferingState", "DeleteInstanceOffering",
 	"CreateDiskOffering", "UpdateDiskOffering", "ChangeDiskOfferingState", "DeleteDiskOffering",
 	"CreateL2NoVlanNetwork", "UpdateL2Network",
@@ -80,7 +80,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = withRouterRoutes([]routeSet{networkRoutes, {queries: queries, ops: opAPIs, special: special}, computeRoutes, hybridRoutes})
+var routeSets = withRouterRoutes([]routeSet{networkRoutes, {queries: queries, ops: opAPIs, special: special}, computeRoutes, hybridRoutes, imageRoutes, cloneRoutes, volumeQoSRoutes, guestRoutes})
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.

@@ -81,6 +81,10 @@ func (s *Server) createVM(r *request) {
 		bad(models.Invalid("image[uuid:%s] is %s/%s, not Ready/Enabled", img.UUID, img.State, img.Status))
 		return
 	}
+	if img.MediaType == "DataVolumeTemplate" {
+		bad(models.Invalid("image[uuid:%s] is a DataVolumeTemplate; a vm is made of a RootVolumeTemplate or an ISO", img.UUID))
+		return
+	}
 	if len(p.L3NetworkUUIDs) == 0 {
 		bad(models.Invalid("l3NetworkUuids must name at least one L3 network"))
 		return
@@ -93,6 +97,10 @@ func (s *Server) createVM(r *request) {
 	}
 	if p.DefaultL3NetworkUUID == "" {
 		p.DefaultL3NetworkUUID = p.L3NetworkUUIDs[0]
+	}
+	if err := s.validateGuestTags(r); err != nil {
+		bad(err)
+		return
 	}
 	for _, t := range r.systemTags {
 		if rest, ok := strings.CutPrefix(t, "staticIp::"); ok {

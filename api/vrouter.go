@@ -60,6 +60,17 @@ var routerShared = map[string]func(orig handlerFunc) handlerFunc{
 	"StopVmInstance":    func(orig handlerFunc) handlerFunc { return routerOp("uuid", models.RouterActStop, orig) },
 	"RebootVmInstance":  func(orig handlerFunc) handlerFunc { return routerOp("uuid", models.RouterActReboot, orig) },
 	"DestroyVmInstance": func(orig handlerFunc) handlerFunc { return routerOp("uuid", models.RouterActDestroy, orig) },
+	"MigrateVm": func(orig handlerFunc) handlerFunc {
+		return func(s *Server, r *request) {
+			if !s.isRouter(r, "vmInstanceUuid") {
+				orig(s, r)
+				return
+			}
+			uuid, _ := r.params["vmInstanceUuid"].(string)
+			host, _ := r.params["hostUuid"].(string)
+			s.startJob(r, workflows.RouterMigrate, workflows.RouterMigrateParams{RouterUUID: uuid, HostUUID: host})
+		}
+	},
 	"AttachL3NetworkToVm": func(orig handlerFunc) handlerFunc {
 		return func(s *Server, r *request) {
 			if s.isRouter(r, "vmInstanceUuid") {

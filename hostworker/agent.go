@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type Agent struct {
 	driver         driver.Driver
 	logger         *slog.Logger
 	heartbeatEvery time.Duration
+	incarnation    string   // hostapi.PingResult.Incarnation: this run's start
 	flatNet        *FlatNet // nil: no host networking (netagent_flat.go)
 	// failures makes named operations fail (op → message), whatever the
 	// driver: the rollback proofs on real hosts (SetFailures).
@@ -67,6 +69,7 @@ func New(hostUUID string, d driver.Driver, logger *slog.Logger) *Agent {
 		driver:         d,
 		logger:         logger.With(slog.String("host_uuid", hostUUID)),
 		heartbeatEvery: heartbeatInterval,
+		incarnation:    strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 }
 
@@ -100,6 +103,9 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActRevertVolumeSnapshot, a.RevertVolumeSnapshot},
 		{hostapi.ActDeleteVolumeSnapshot, a.DeleteVolumeSnapshot},
 		{hostapi.ActCreateVolumeFromSnapshot, a.CreateVolumeFromSnapshot},
+		{hostapi.ActCloneVolume, a.CloneVolume},
+		{hostapi.ActReimageVolume, a.ReimageVolume},
+		{hostapi.ActUploadVolumeImage, a.UploadVolumeImage},
 		{hostapi.ActStorageCapacity, a.StorageCapacity},
 		{hostapi.ActGetVMConsole, a.GetVMConsole},
 		{hostapi.ActSetVMConsolePassword, a.SetVMConsolePassword},
@@ -108,6 +114,9 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActSetVMCompute, a.SetVMCompute},
 		{hostapi.ActAttachNIC, a.AttachNIC},
 		{hostapi.ActDetachNIC, a.DetachNIC},
+		{hostapi.ActSetVolumeQoS, a.SetVolumeQoS},
+		{hostapi.ActGetVolumeQoS, a.GetVolumeQoS},
+		{hostapi.ActSetGuestPassword, a.SetGuestPassword},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -145,7 +154,7 @@ func (a *Agent) Ping(ctx context.Context, p hostapi.PingParams) (hostapi.PingRes
 	if vms == nil {
 		vms = []hostapi.VMState{}
 	}
-	return hostapi.PingResult{HostUUID: a.hostUUID, AgentVersion: hostapi.AgentVersion, VMs: vms}, nil
+	return hostapi.PingResult{HostUUID: a.hostUUID, AgentVersion: hostapi.AgentVersion, VMs: vms, Incarnation: a.incarnation}, nil
 }
 
 // InstantiateVolume is hostapi.ActInstantiateVolume.

@@ -91,12 +91,16 @@ func TestAgentLifecycle(t *testing.T) {
 		require.Equal(t, s.wantState, got.State, s.name)
 	}
 
-	var ping hostapi.PingResult
+	var ping, again hostapi.PingResult
 	require.NoError(t, exec(t, env, hostapi.ActPing, hostapi.PingParams{HostUUID: testHost}, &ping))
+	require.NotEmpty(t, ping.Incarnation, "a ping names the agent's run")
 	require.Equal(t, hostapi.PingResult{
 		HostUUID: testHost, AgentVersion: hostapi.AgentVersion,
-		VMs: []hostapi.VMState{{UUID: "vm-1", State: hostapi.PowerRunning}},
+		VMs:         []hostapi.VMState{{UUID: "vm-1", State: hostapi.PowerRunning}},
+		Incarnation: ping.Incarnation,
 	}, ping)
+	require.NoError(t, exec(t, env, hostapi.ActPing, hostapi.PingParams{HostUUID: testHost}, &again))
+	require.Equal(t, ping.Incarnation, again.Incarnation, "one run keeps its incarnation")
 
 	require.NoError(t, exec(t, env, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: "vm-1"}, nil))
 	require.NoError(t, exec(t, env, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: root}, nil))

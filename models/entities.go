@@ -279,6 +279,7 @@ type Volume struct {
 	State              string `db:"state" json:"state"`
 	Status             string `db:"status" json:"status"`
 	IsShareable        bool   `db:"is_shareable" json:"isShareable"`
+	VolumeQos          Ref    `db:"volume_qos" json:"volumeQos,omitempty"`
 	HostUUID           Ref    `db:"host_uuid" json:"-"`
 }
 

@@ -22,6 +22,8 @@ const (
 	RouterActReboot    = "reboot"
 	RouterActReconnect = "reconnect"
 	RouterActDestroy   = "destroy"
+	// RouterActMigrate moves a running router to another host (MigrateVm).
+	RouterActMigrate = "migrate"
 )
 
 // VirtualRouterOffering (VirtualRouterOfferingInventory, an

@@ -45,6 +45,10 @@ const (
 	VMResuming   = "Resuming"
 	VMError      = "Error"
 	VMUnknown    = "Unknown"
+	// VMReimaging holds a stopped VM while ReimageVmInstance re-creates its
+	// root volume (ZCloud's own state: ZStack serializes reimage in the
+	// VM's queue instead).
+	VMReimaging = "Reimaging"
 )
 
 // VMEvent names a transition of the VM state machine.
@@ -63,6 +67,7 @@ const (
 	VMEventPause   VMEvent = "pause"
 	VMEventResume  VMEvent = "resume"
 	VMEventMigrate VMEvent = "migrate"
+	VMEventReimage VMEvent = "reimage"
 )
 
 // vmTransitions lists, for each event, the states it may start from and the
@@ -80,6 +85,7 @@ var vmTransitions = map[VMEvent]struct {
 	VMEventPause:   {from: []string{VMRunning}, via: VMPausing},
 	VMEventResume:  {from: []string{VMPaused}, via: VMResuming},
 	VMEventMigrate: {from: []string{VMRunning}, via: VMMigrating},
+	VMEventReimage: {from: []string{VMStopped}, via: VMReimaging},
 }
 
 // VMTransition returns the states an event may start from and the state it

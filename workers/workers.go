@@ -67,6 +67,10 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	acts.Register(w)
 	workflows.RegisterHybrid(w)
 	workflows.RegisterRouter(w)
+	workflows.RegisterVMClone(w)
+	workflows.RegisterVMGuest(w)
+	workflows.RegisterVolumeQoS(w)
+	workflows.RegisterImages(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

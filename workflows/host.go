@@ -22,6 +22,9 @@ const (
 type HostPingParams struct {
 	HostUUID string        `json:"hostUuid"`
 	Interval time.Duration `json:"interval"`
+	// Incarnation is the agent's as of the last ping (a change means it
+	// restarted).
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // AddHostParams adds a host: the database operation that records it, and
@@ -111,6 +114,7 @@ func connect(ctx workflow.Context, s *saga, host activities.HostInfoResult) erro
 		return err
 	}
 	connectNetwork(ctx, host.HostUUID)
+	reconcileRouters(ctx, host.HostUUID)
 	return nil
 }
 
@@ -195,6 +199,7 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 		if !out.Exists {
 			return nil
 		}
+		restarted := agentRestarted(&p, pr, perr)
 		if out.Reconnect {
 			var host activities.HostInfoResult
 			if err := local(ctx, activities.HostInfo, activities.HostRef{HostUUID: p.HostUUID}, &host); err != nil {
@@ -203,6 +208,8 @@ func HostPingWorkflow(ctx workflow.Context, p HostPingParams) error {
 			if err := connect(ctx, nil, host); err != nil {
 				workflow.GetLogger(ctx).Warn("reconnect failed", "host_uuid", p.HostUUID, "error", err)
 			}
+		} else if out.ReconcileRouters || restarted {
+			reconcileRouters(ctx, p.HostUUID)
 		}
 		if out.Interval > 0 {
 			p.Interval = out.Interval

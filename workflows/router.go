@@ -13,6 +13,7 @@ func RegisterRouter(w workflowRegistry) {
 	w.RegisterWorkflowWithOptions(RouterChangeWorkflow, workflow.RegisterOptions{Name: RouterChange})
 	w.RegisterWorkflowWithOptions(CreateVpcRouterWorkflow, workflow.RegisterOptions{Name: CreateVpcRouter})
 	w.RegisterWorkflowWithOptions(RouterLifecycleWorkflow, workflow.RegisterOptions{Name: RouterLifecycle})
+	w.RegisterWorkflowWithOptions(RouterMigrateWorkflow, workflow.RegisterOptions{Name: RouterMigrate})
 }
 
 // RouterChangeWorkflow changes the database (one journaled local activity),
@@ -67,6 +68,12 @@ func ensureRouters(ctx workflow.Context, uuids []string) error {
 		var sp RouterSpecResult
 		if err := local(ctx, ActRouterSpec, RouterRef{RouterUUID: u}, &sp); err != nil {
 			return err
+		}
+		// A router whose host is lost cannot take the change: it fails
+		// clearly (and is undone) rather than waiting for the host.
+		if sp.State == models.VMUnknown {
+			return businessError(models.Unavailable("vpc router[uuid:%s] is Unknown: its host[uuid:%s] is disconnected", u, sp.HostUUID).
+				WithCode(models.CodeHostUnavailable))
 		}
 		// A router that is gone has no state; a stopped one gets its
 		// spec when it starts.

@@ -63,9 +63,11 @@ type RouterKey struct {
 	Key string `json:"key"`
 }
 
-// RouterRef names a router.
+// RouterRef names a router; HostUUID, when set, is the host a spec is
+// for (a migration builds the router on a host it is not placed on yet).
 type RouterRef struct {
 	RouterUUID string `json:"routerUuid"`
+	HostUUID   string `json:"hostUuid,omitempty"`
 }
 
 // RouterSpecResult is a router's desired state as its host needs it; an

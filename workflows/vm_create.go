@@ -18,68 +18,104 @@ const StrategyCreateStopped = "CreateStopped"
 // dead host (ScheduleToStart) releases everything the earlier steps took.
 func CreateVMWorkflow(ctx workflow.Context, p activities.CreateVMParams) (res activities.Result, err error) {
 	var s saga
-	defer func() {
-		if err != nil {
-			s.compensate(ctx)
-		}
-	}()
-	ref := activities.VMRef{VMUUID: p.VMUUID}
-
-	if err = local(ctx, activities.VMCreateRecord, p, nil); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMDeleteRecord, ref, nil) })
-
-	var alloc activities.HostAllocation
-	if err = local(ctx, activities.VMAllocateHost, p, &alloc); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseHost, alloc, nil) })
-
-	ap := activities.VMAllocParams{P: p, Alloc: alloc}
-	if err = local(ctx, activities.VMAllocateVolumes, ap, nil); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseVolumes, ap, nil) })
-
-	if err = local(ctx, activities.VMAllocateNICs, ap, nil); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseNICs, ref, nil) })
-
-	if err = local(ctx, activities.VMAllocateIPs, ap, nil); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseIPs, ref, nil) })
-
-	if p.Strategy == StrategyCreateStopped {
-		// The VM keeps its primary storage and volumes; its host's CPU and
-		// memory go back until it starts.
-		if err = local(ctx, activities.VMReleaseHost, alloc, nil); err != nil {
-			return res, err
-		}
-		if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMStopped, SetHost: true}, nil); err != nil {
-			return res, err
-		}
-		return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
-	}
-
-	if err = createOnHost(ctx, &s, p.VMUUID, alloc.HostUUID); err != nil {
-		return res, err
-	}
-	if err = local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMRunning, SetHost: true, HostUUID: alloc.HostUUID}, nil); err != nil {
+	defer finish(ctx, &s, &err)
+	if err = createVM(ctx, &s, p, nil); err != nil {
 		return res, err
 	}
 	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
 }
 
+// volumeMaker makes one volume of a VM being created on hostUUID (its
+// compensation, deleting it there, is registered already). Nil instantiates
+// it afresh (from its image, or blank); CloneVmInstance copies its source's.
+type volumeMaker func(ctx workflow.Context, hostUUID string, v hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+
+// createVM runs the steps of the creation saga on s. With CreateStopped the
+// volumes are made only when mk is set (a clone's disks are its source's
+// as they are now, not what a first start would make).
+func createVM(ctx workflow.Context, s *saga, p activities.CreateVMParams, mk volumeMaker) error {
+	ref := activities.VMRef{VMUUID: p.VMUUID}
+
+	if err := local(ctx, activities.VMCreateRecord, p, nil); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMDeleteRecord, ref, nil) })
+
+	var alloc activities.HostAllocation
+	if err := local(ctx, activities.VMAllocateHost, p, &alloc); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseHost, alloc, nil) })
+
+	ap := activities.VMAllocParams{P: p, Alloc: alloc}
+	if err := local(ctx, activities.VMAllocateVolumes, ap, nil); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseVolumes, ap, nil) })
+
+	if err := local(ctx, activities.VMAllocateNICs, ap, nil); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseNICs, ref, nil) })
+
+	if err := local(ctx, activities.VMAllocateIPs, ap, nil); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VMReleaseIPs, ref, nil) })
+
+	if p.Strategy == StrategyCreateStopped {
+		if mk != nil {
+			var spec activities.VMSpecResult
+			if err := local(ctx, activities.VMSpec, ref, &spec); err != nil {
+				return err
+			}
+			if err := makeVolumes(ctx, s, spec, alloc.HostUUID, mk); err != nil {
+				return err
+			}
+		}
+		// The VM keeps its primary storage and volumes; its host's CPU and
+		// memory go back until it starts.
+		if err := local(ctx, activities.VMReleaseHost, alloc, nil); err != nil {
+			return err
+		}
+		return local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMStopped, SetHost: true}, nil)
+	}
+
+	if err := createOnHostWith(ctx, s, p.VMUUID, alloc.HostUUID, mk); err != nil {
+		return err
+	}
+	return local(ctx, activities.VMSetState, activities.VMStateParams{VMUUID: p.VMUUID, State: models.VMRunning, SetHost: true, HostUUID: alloc.HostUUID}, nil)
+}
+
 // createOnHost instantiates a VM's volumes on its host and creates and
 // starts the domain, registering the compensation of each step.
 func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error {
+	return createOnHostWith(ctx, s, vmUUID, hostUUID, nil)
+}
+
+// createOnHostWith is createOnHost with the volumes made by mk (nil:
+// instantiated).
+func createOnHostWith(ctx workflow.Context, s *saga, vmUUID, hostUUID string, mk volumeMaker) error {
 	var spec activities.VMSpecResult
 	if err := local(ctx, activities.VMSpec, activities.VMRef{VMUUID: vmUUID}, &spec); err != nil {
 		return err
 	}
+	if err := makeVolumes(ctx, s, spec, hostUUID, mk); err != nil {
+		return err
+	}
+	if err := ensureVMNetwork(ctx, s, vmUUID, hostUUID); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return onHost(ctx, hostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil)
+	})
+	var vr hostapi.VMOpResult
+	return onHost(ctx, hostUUID, hostapi.ActCreateVM, hostapi.CreateVMParams{VM: spec.Spec, Start: true}, &vr)
+}
+
+// makeVolumes makes a VM's volumes on hostUUID with mk (nil: instantiated)
+// and records them there.
+func makeVolumes(ctx workflow.Context, s *saga, spec activities.VMSpecResult, hostUUID string, mk volumeMaker) error {
 	vols := append([]hostapi.VolumeSpec{spec.Spec.RootVolume}, spec.Spec.DataVolumes...)
 	for _, v := range vols {
 		v := v
@@ -91,7 +127,13 @@ func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error 
 			return onHost(ctx, hostUUID, hostapi.ActDeleteVolume, hostapi.DeleteVolumeParams{Volume: v}, nil)
 		})
 		var out hostapi.InstantiateVolumeResult
-		if err := onHost(ctx, hostUUID, hostapi.ActInstantiateVolume, hostapi.InstantiateVolumeParams{Volume: v}, &out); err != nil {
+		var err error
+		if mk != nil {
+			out, err = mk(ctx, hostUUID, v)
+		} else {
+			err = onHost(ctx, hostUUID, hostapi.ActInstantiateVolume, hostapi.InstantiateVolumeParams{Volume: v}, &out)
+		}
+		if err != nil {
 			return err
 		}
 		if err := local(ctx, activities.VolumeSetHost, activities.VolumeHost{VolumeUUID: v.UUID, HostUUID: hostUUID,
@@ -99,12 +141,5 @@ func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error 
 			return err
 		}
 	}
-	if err := ensureVMNetwork(ctx, s, vmUUID, hostUUID); err != nil {
-		return err
-	}
-	s.add(func(ctx workflow.Context) error {
-		return onHost(ctx, hostUUID, hostapi.ActDestroyVM, hostapi.DestroyVMParams{VMUUID: vmUUID}, nil)
-	})
-	var vr hostapi.VMOpResult
-	return onHost(ctx, hostUUID, hostapi.ActCreateVM, hostapi.CreateVMParams{VM: spec.Spec, Start: true}, &vr)
+	return nil
 }

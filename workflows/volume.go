@@ -51,6 +51,9 @@ func AttachDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 	if err != nil {
 		return res, err
 	}
+	if vi.Volume.Shareable {
+		return attachShareable(ctx, &s, p, vi)
+	}
 	switch {
 	case vi.Type != models.VolumeData:
 		return res, businessError(models.Invalid("volume[uuid:%s] is a %s volume; only data volumes attach", p.VolumeUUID, vi.Type))
@@ -136,6 +139,9 @@ func DetachDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 	if err != nil {
 		return res, err
 	}
+	if vi.Volume.Shareable {
+		return detachShareable(ctx, p, vi)
+	}
 	if vi.VMUUID == "" {
 		return inventory(ctx, "Volume", p.VolumeUUID, "inventory")
 	}
@@ -167,7 +173,7 @@ func DeleteDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 	if vi.Type != models.VolumeData {
 		return res, businessError(models.Invalid("volume[uuid:%s] is a root volume; delete its vm instead", p.VolumeUUID))
 	}
-	if vi.VMUUID != "" {
+	if vi.VMUUID != "" || vi.Volume.Shareable {
 		if _, err = DetachDataVolumeWorkflow(ctx, p); err != nil {
 			return res, err
 		}

@@ -93,6 +93,10 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerNetworkHost(w)
 	a.registerVMDevices(w)
 	a.registerVMNICs(w)
+	a.registerVMClone(w)
+	a.registerVMGuest(w)
+	a.registerVolumeQoS(w)
+	a.registerImages(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

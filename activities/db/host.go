@@ -16,11 +16,12 @@ var hostConfigs = []models.GlobalConfig{
 	{Category: "host", Name: "ping.interval", DefaultValue: "60", Description: "seconds between two pings of a host"},
 	{Category: "host", Name: "ping.maxFailure", DefaultValue: "3", Description: "failed pings before a reconnect is tried"},
 	{Category: "vm", Name: "deletionPolicy", DefaultValue: models.DeletePolicyDelay, Description: "Direct, Delay or Never"},
+	{Category: "image", Name: "deletionPolicy", DefaultValue: models.DeletePolicyDelay, Description: "Direct, Delay or Never"},
 }
 
 // EnsureGlobalConfigs registers the global configs this package reads.
 func (a *Activities) EnsureGlobalConfigs(ctx context.Context) error {
-	for _, g := range hostConfigs {
+	for _, g := range append(hostConfigs, guestConfigs...) {
 		if err := a.Store.EnsureGlobalConfig(ctx, g); err != nil {
 			return err
 		}
@@ -92,6 +93,11 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 			return rec, err
 		}
 		a.Logger.Warn("host ping failed", "host_uuid", h.UUID, "failures", failures, "error", p.Error)
+		if n, err := a.Store.MarkRoutersDisconnected(ctx, h.UUID); err != nil {
+			return rec, err
+		} else if n > 0 {
+			a.Logger.Warn("routers of a lost host marked Unknown", "host_uuid", h.UUID, "routers", n)
+		}
 		rec.Reconnect = failures >= a.intConfig(ctx, "host", "ping.maxFailure", 3)
 		return rec, nil
 	}
@@ -102,6 +108,11 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 	if _, err := db.ExecContext(ctx, `UPDATE hosts SET status = ?, ping_failures = 0 WHERE uuid = ?`, models.StatusConnected, h.UUID); err != nil {
 		return rec, err
 	}
+	lost, err := a.Store.RoutersOfHost(ctx, h.UUID, models.VMUnknown)
+	if err != nil {
+		return rec, err
+	}
+	rec.ReconcileRouters = len(lost) > 0
 	known, err := a.Store.HostVMStates(ctx, h.UUID)
 	if err != nil {
 		return rec, err

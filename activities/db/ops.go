@@ -54,7 +54,6 @@ var ops = map[string]opFunc{
 	"DetachL2NetworkFromCluster":         detachL2,
 	"AddImage":                           addImage,
 	"UpdateImage":                        updateOp(store.ResImage, "name", "description", "guestOsType", "platform"),
-	"DeleteImage":                        deleteOp(store.ResImage, "", ""),
 	"CreateInstanceOffering":             createInstanceOffering,
 	"UpdateInstanceOffering":             updateOp(store.ResInstanceOffering, "name", "description"),
 	"ChangeInstanceOfferingState":        changeState(store.ResInstanceOffering),
@@ -77,7 +76,7 @@ var ops = map[string]opFunc{
 
 // opTables are the operation tables of every area of the product: ops
 // above, other areas (networking, hybrid cloud) in their own files.
-var opTables = []map[string]opFunc{ops, networkOps, hybridOps}
+var opTables = []map[string]opFunc{ops, networkOps, hybridOps, imageOps}
 
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
@@ -85,7 +84,7 @@ var createdResources = []map[string]string{{
 	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost, "AddImageStoreBackupStorage": store.ResBackupStorage, "CreateDataVolume": store.ResVolume, "CreateDataVolumeFromVolumeSnapshot": store.ResVolume, "AddLocalPrimaryStorage": store.ResPrimaryStorage, "AddSharedMountPointPrimaryStorage": store.ResPrimaryStorage,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
-}, networkCreated}
+}, networkCreated, imageCreated}
 
 func lookupOp(name string) (opFunc, bool) {
 	for _, t := range opTables {
@@ -601,6 +600,9 @@ func addDNS(ctx context.Context, a *Activities, args map[string]any, _ activitie
 
 func updateGlobalConfig(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
 	cat, name, value := str(args, "category"), str(args, "name"), str(args, "value")
+	if err := ValidateGlobalConfig(cat, name, value); err != nil {
+		return activities.Result{}, err
+	}
 	if err := a.Store.SetGlobalConfig(ctx, cat, name, value); err != nil {
 		return activities.Result{}, err
 	}

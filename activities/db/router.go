@@ -21,15 +21,19 @@ import (
 // registerRouter registers the router appliance's database steps.
 func (a *Activities) registerRouter(w worker.Registry) {
 	for name, fn := range map[string]any{
-		workflows.ActRouterApply:        a.RouterApply,
-		workflows.ActRouterUndo:         a.RouterUndo,
-		workflows.ActRouterForget:       a.RouterForget,
-		workflows.ActRouterSpec:         a.RouterSpec,
-		workflows.ActRouterCreateRecord: a.RouterCreateRecord,
-		workflows.ActRouterDeleteRecord: a.RouterDeleteRecord,
-		workflows.ActRouterTransition:   a.RouterTransition,
-		workflows.ActRouterSetState:     a.RouterSetState,
-		workflows.ActRouterGeneration:   a.RouterGeneration,
+		workflows.ActRouterApply:         a.RouterApply,
+		workflows.ActRouterUndo:          a.RouterUndo,
+		workflows.ActRouterForget:        a.RouterForget,
+		workflows.ActRouterSpec:          a.RouterSpec,
+		workflows.ActRouterCreateRecord:  a.RouterCreateRecord,
+		workflows.ActRouterDeleteRecord:  a.RouterDeleteRecord,
+		workflows.ActRouterTransition:    a.RouterTransition,
+		workflows.ActRouterSetState:      a.RouterSetState,
+		workflows.ActRouterGeneration:    a.RouterGeneration,
+		workflows.ActRouterMigrateBegin:  a.RouterMigrateBegin,
+		workflows.ActRouterMoveHost:      a.RouterMoveHost,
+		workflows.ActRoutersOfHost:       a.RoutersOfHost,
+		workflows.ActRouterMarkConnected: a.RouterMarkConnected,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -110,12 +114,16 @@ func (a *Activities) RouterSpec(ctx context.Context, p workflows.RouterRef) (wor
 	if err != nil {
 		return workflows.RouterSpecResult{}, wrap(err)
 	}
-	spec, err := RouterHostSpec(d, a.hostSealer(ctx, string(d.Router.HostUUID)))
+	host := string(d.Router.HostUUID)
+	if p.HostUUID != "" {
+		host = p.HostUUID // a spec for a host the router moves to
+	}
+	spec, err := RouterHostSpec(d, a.hostSealer(ctx, host))
 	if err != nil {
 		return workflows.RouterSpecResult{}, wrap(err)
 	}
 	spec.Generation = gen
-	return workflows.RouterSpecResult{HostUUID: string(d.Router.HostUUID), State: d.Router.State, Spec: spec}, nil
+	return workflows.RouterSpecResult{HostUUID: host, State: d.Router.State, Spec: spec}, nil
 }
 
 // errNoSecretKey says why a control plane without a secret key keeps no

@@ -264,7 +264,7 @@ func (a *Activities) VMAllocateNICs(ctx context.Context, p activities.VMAllocPar
 	now := models.Now()
 	for i, l3 := range p.P.L3NetworkUUIDs {
 		uuid := models.NameUUID(p.P.VMUUID, "nic", l3)
-		n := models.VMNic{UUID: uuid, VMInstanceUUID: p.P.VMUUID, L3NetworkUUID: l3, MAC: macFor(uuid),
+		n := models.VMNic{UUID: uuid, VMInstanceUUID: p.P.VMUUID, L3NetworkUUID: l3, MAC: customMAC(p.P.SystemTags, l3, macFor(uuid)),
 			HypervisorType: h.HypervisorType, IPVersion: 4, DriverType: "virtio",
 			InternalName: fmt.Sprintf("vnic%d.%d", i, i), DeviceID: i, Type: "VNIC", State: models.StateEnabled, CreateDate: now, LastOpDate: now}
 		if err := a.Store.Insert(ctx, store.ResVMNic, &n); err != nil && models.AsError(err).Kind != models.KindConflict {
@@ -336,6 +336,9 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 	if err := a.deviceSpec(ctx, &out.Spec); err != nil {
 		return out, err
 	}
+	if err := a.guestSpec(ctx, &out.Spec, string(vm.ClusterUUID)); err != nil {
+		return out, err
+	}
 	vols, err := a.Store.VMVolumes(ctx, vm.UUID)
 	if err != nil {
 		return out, err
@@ -357,8 +360,7 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 		}
 	}
 	for _, v := range vols {
-		vs := hostapi.VolumeSpec{UUID: v.UUID, Type: v.Type, PrimaryStorageUUID: string(v.PrimaryStorageUUID),
-			InstallPath: string(v.InstallPath), Format: v.Format, Size: v.Size, DeviceID: v.DeviceID}
+		vs := volumeSpec(v)
 		if v.HostUUID != "" {
 			out.VolumeHosts[v.UUID] = string(v.HostUUID)
 		}
@@ -369,6 +371,11 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 			out.Spec.DataVolumes = append(out.Spec.DataVolumes, vs)
 		}
 	}
+	shared, err := a.sharedVolumes(ctx, vm.UUID)
+	if err != nil {
+		return out, err
+	}
+	out.Spec.DataVolumes = append(out.Spec.DataVolumes, shared...)
 	nics, err := a.Store.VMNics(ctx, vm.UUID)
 	if err != nil {
 		return out, err
@@ -418,6 +425,9 @@ func (a *Activities) VMTransition(ctx context.Context, p activities.VMTransition
 // storage capacity), anything it still holds on a host, and the VM record.
 func (a *Activities) VMExpungeRecord(ctx context.Context, p activities.VMRef) error {
 	if err := a.deleteVolumes(ctx, p.VMUUID); err != nil {
+		return err
+	}
+	if err := a.forgetSharedVolumes(ctx, p.VMUUID); err != nil {
 		return err
 	}
 	if err := a.Store.ReleaseHostOfVM(ctx, p.VMUUID); err != nil {

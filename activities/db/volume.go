@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
@@ -11,7 +12,8 @@ import (
 
 func volumeSpec(v models.Volume) hostapi.VolumeSpec {
 	return hostapi.VolumeSpec{UUID: v.UUID, Type: v.Type, PrimaryStorageUUID: string(v.PrimaryStorageUUID),
-		InstallPath: string(v.InstallPath), Format: v.Format, Size: v.Size, DeviceID: v.DeviceID}
+		InstallPath: string(v.InstallPath), Format: v.Format, Size: v.Size, DeviceID: v.DeviceID,
+		Shareable: v.IsShareable, QoS: activities.VolumeQoSOf(v)}
 }
 
 // VolumeInfo tells volume workflows about a volume and its VM.
@@ -53,6 +55,11 @@ func createDataVolume(ctx context.Context, a *Activities, args map[string]any, p
 	}
 	v := models.Volume{Base: base(args), DiskOfferingUUID: offering, Type: models.VolumeData, Format: "qcow2", Size: size,
 		DeviceID: -1, State: models.StateEnabled, Status: models.VolumeNotInstantiated}
+	if slices.Contains(p.SystemTags, activities.VolumeShareableTag) {
+		// Several QEMUs write a shareable volume: raw, which has no
+		// metadata for them to corrupt (volume_qos.go).
+		v.IsShareable, v.Format = true, "raw"
+	}
 	if err := a.Store.CreateVolume(ctx, &v, p.AccountUUID); err != nil {
 		return activities.Result{}, err
 	}
@@ -109,6 +116,9 @@ func (a *Activities) VolumeNextDevice(ctx context.Context, p activities.VMRef) (
 	used := map[int]bool{}
 	for _, v := range vols {
 		used[v.DeviceID] = true
+	}
+	if err := a.sharedDevices(ctx, p.VMUUID, used); err != nil {
+		return 0, err
 	}
 	id := 1
 	for used[id] {

@@ -121,6 +121,10 @@ type PingResult struct {
 	HostUUID     string    `json:"hostUuid"`
 	AgentVersion string    `json:"agentVersion"`
 	VMs          []VMState `json:"vms"`
+	// Incarnation changes whenever the agent restarts: what an agent
+	// realised in memory or in child processes (routers' daemons) may be
+	// gone, and the control plane realises it again.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // VolumeSpec describes a volume on a primary storage as the host needs it.
@@ -134,6 +138,10 @@ type VolumeSpec struct {
 	DeviceID           int    `json:"deviceId"`
 	ImageUUID          string `json:"imageUuid,omitempty"`
 	ImageURL           string `json:"imageUrl,omitempty"`
+	// Shareable marks a raw volume that several VMs attach at once
+	// (volume_qos.go); QoS limits its I/O in every domain that has it.
+	Shareable bool       `json:"shareable,omitempty"`
+	QoS       *VolumeQoS `json:"qos,omitempty"`
 }
 
 // InstantiateVolumeParams creates a volume's file or device on the host.
@@ -184,6 +192,10 @@ type VMSpec struct {
 	// BootOrder lists ZStack's boot devices (BootCdRom, BootHardDisk,
 	// BootNetwork) in order; empty is hard disk then CD-ROM.
 	BootOrder []string `json:"bootOrder,omitempty"`
+	// Guest is the guest's NoCloud configuration (guest.go); nil gives no
+	// config drive. CPU is its vCPU model; nil is the hypervisor's default.
+	Guest *GuestSpec `json:"guest,omitempty"`
+	CPU   *CPUSpec   `json:"cpu,omitempty"`
 }
 
 // ZStack's boot devices (VmBootDevice).

@@ -11,6 +11,9 @@
 #   zcloud-guest-boot uptime=<s> kernel=<release>       first line of /init (the boot marker)
 #   zcloud-disks <names>                                block devices seen at boot
 #   zcloud-disk-added vdX / zcloud-disk-removed vdX     /sys/block is polled every second (hot-plug)
+#   zcloud-cidata <dev> <files>                         a NoCloud config drive (vfat labelled cidata) seen
+#   zcloud-cidata-<file>: <line>                        at boot, then each line of its meta-data, user-data
+#                                                       and network-config (the guest has no cloud-init)
 #   zcloud-net eth0 <ip>/<prefix> | zcloud-net eth0 none | zcloud-net none   DHCP on eth0 (udhcpc)
 #   zcloud-heartbeat <n> uptime=<s>                     every second, forever (shows a guest still runs)
 #   zcloud-acpi-poweroff                                ACPI power button pressed: the guest powers off
@@ -99,7 +102,8 @@ cp "$BUSYBOX" "$ROOT/bin/busybox"
 # Modules in load order (busybox has no modprobe dependency data here; insmod needs the order).
 MODS="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk net/core/failover
-drivers/net/net_failover drivers/net/virtio_net drivers/input/evdev drivers/acpi/button"
+drivers/net/net_failover drivers/net/virtio_net drivers/input/evdev drivers/acpi/button fs/fat/fat fs/fat/vfat
+fs/nls/nls_cp437 fs/nls/nls_ascii"
 for m in $MODS; do
 	src=$MODULES/kernel/$m.ko
 	if [[ -f $src ]]; then
@@ -129,6 +133,20 @@ grep -q zcloud.noacpi /proc/cmdline || acpid -c /etc/acpi -l /var/log/acpid.log 
 disks() { ls /sys/block | grep -v -e '^loop' -e '^ram' | tr '\n' ' '; }
 have=$(disks)
 echo "zcloud-disks $have"
+# A NoCloud config drive: print what cloud-init would read from it (findfs: busybox has no blkid).
+cidata=$(findfs LABEL=cidata 2>/dev/null || findfs LABEL=CIDATA 2>/dev/null)
+if [ -n "$cidata" ]; then
+	mkdir -p /cidata
+	if mount -t vfat -o ro "$cidata" /cidata; then
+		echo "zcloud-cidata ${cidata#/dev/} $(ls /cidata | tr '\n' ' ')"
+		for f in meta-data user-data network-config; do
+			[ -f "/cidata/$f" ] && sed "s/^/zcloud-cidata-$f: /" "/cidata/$f"
+		done
+		umount /cidata
+	else
+		echo "zcloud-cidata ${cidata#/dev/} mount-failed"
+	fi
+fi
 net() {
 	if [ ! -e /sys/class/net/eth0 ]; then echo "zcloud-net none"; return; fi
 	ip link set lo up

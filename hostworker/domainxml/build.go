@@ -251,14 +251,9 @@ func (b *builder) compute() error {
 	if maxMem%1024 != 0 {
 		return invalid("max memory %d bytes is not a whole number of KiB", maxMem)
 	}
-	switch s.CPUMode {
-	case "", CPUHostModel:
-	case CPUHostPassthrough:
-		if s.DomainType != DomainKVM {
-			return invalid("cpu mode %s needs domain type %s, not %s", CPUHostPassthrough, DomainKVM, s.DomainType)
-		}
-	default:
-		return invalid("cpu mode %q is not %s or %s", s.CPUMode, CPUHostPassthrough, CPUHostModel)
+	cpuMode, cpuModel, err := cpuModel(s)
+	if err != nil {
+		return err
 	}
 
 	b.maxCPU = uint(maxCPU)
@@ -275,7 +270,9 @@ func (b *builder) compute() error {
 	// One socket of maxCPU cores: vCPU hot-plug works per core, and
 	// Windows client editions use at most two sockets.
 	cpu := &libvirtxml.DomainCPU{
-		Mode:     s.CPUMode,
+		Mode:     cpuMode,
+		Match:    cpuMatch(cpuModel),
+		Model:    cpuModel,
 		Topology: &libvirtxml.DomainCPUTopology{Sockets: 1, Cores: maxCPU, Threads: 1},
 	}
 	if maxMem > s.MemoryBytes {

@@ -144,6 +144,35 @@ func scenarios() map[string]Spec {
 		},
 		// Room for online CPU and memory increase, on q35 with spare
 		// root ports, a virtio-scsi data disk and a pty console.
+		// A guest configured at boot (cpu.go, the libvirt driver's
+		// guest.go): a NoCloud config drive as a raw disk on a high
+		// target, the qemu guest agent channel, and TCG's "max" CPU.
+		"guest_config": {
+			UUID:        vmUUID,
+			Name:        "cloud",
+			DomainType:  DomainQEMU,
+			Platform:    PlatformLinux,
+			CPUNum:      1,
+			MemoryBytes: 256 * mib,
+			CPUMode:     CPUMaximum,
+			Disks: []Disk{
+				{VolumeUUID: rootUUID, Path: "/var/lib/zcloud/ps/root.qcow2", Format: FormatQCOW2, DeviceID: 0},
+				{VolumeUUID: vmUUID, Path: "/var/lib/zcloud/ps/" + vmUUID + ".cidata.img", Format: FormatRaw, DeviceID: 25, Serial: "cidata"},
+			},
+			GuestAgent: true,
+		},
+		// A named CPU model, matched exactly.
+		"cpu_custom_model": {
+			UUID:        vmUUID,
+			DomainType:  DomainKVM,
+			Platform:    PlatformLinux,
+			CPUNum:      2,
+			MemoryBytes: 1 * gib,
+			CPUModel:    "Haswell-noTSX",
+			Disks: []Disk{
+				{VolumeUUID: rootUUID, Path: "/var/lib/zcloud/ps/root.qcow2", Format: FormatQCOW2, DeviceID: 0},
+			},
+		},
 		"online_change": {
 			UUID:           vmUUID,
 			Name:           "elastic",
@@ -161,6 +190,9 @@ func scenarios() map[string]Spec {
 			},
 			NICs: []NIC{{MAC: "fa:16:3e:00:00:06", Bridge: "br_eth0"}},
 		},
+		// What the libvirt driver defines for SetVolumeQos and shareable
+		// volumes (iotune_test.go).
+		"volume_qos_shareable": volumeQoSScenario(),
 	}
 }
 

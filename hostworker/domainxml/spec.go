@@ -99,8 +99,10 @@ type Spec struct {
 	// DIMM slots up to MaxMemoryBytes. Zero means the same as the current.
 	MaxCPUNum      int
 	MaxMemoryBytes int64
-	// CPUMode is "", CPUHostPassthrough (needs KVM) or CPUHostModel.
-	CPUMode string
+	// CPUMode is "", CPUHostPassthrough (needs KVM), CPUHostModel or
+	// CPUMaximum; CPUModel names a CPU model instead (cpu.go).
+	CPUMode  string
+	CPUModel string
 
 	// Platform is one of the Platform constants.
 	Platform string

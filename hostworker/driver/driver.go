@@ -98,6 +98,10 @@ type Driver interface {
 	// snapshot (or as it is now when snapshotUUID is empty), or finds it
 	// made.
 	CreateVolumeFromSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snapshotUUID string, target hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+	// UploadVolumeImage writes a standalone image of vol (at the snapshot
+	// p.SnapshotUUID, or as it is now) and uploads it to p.UploadURL;
+	// uploading an image the backup storage holds already succeeds.
+	UploadVolumeImage(ctx context.Context, p hostapi.UploadVolumeImageParams) (hostapi.UploadVolumeImageResult, error)
 
 	// VMConsole reports where a running domain's console listens, read from
 	// the live domain. A stopped domain is models.ErrConflict, a missing one
@@ -127,6 +131,30 @@ type Driver interface {
 	// DetachNIC unplugs nic from the domain, live and from its definition;
 	// a NIC not plugged, or a missing domain, is fine.
 	DetachNIC(ctx context.Context, vmUUID string, nic hostapi.NICSpec) error
+
+	// CloneVolume makes target a copy of vol as it is now (see
+	// hostapi.CloneVolumeParams), live-safe while a domain runs on vol, or
+	// finds it made.
+	CloneVolume(ctx context.Context, vol, target hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+	// ReimageVolume re-creates a root volume from its image at its path,
+	// keeping the old file if the new one can't be made; a running domain
+	// on it is models.ErrConflict.
+	ReimageVolume(ctx context.Context, vol hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error)
+
+	// SetVolumeQoS gives vol.QoS (nil: unlimited) to vol's disk in the
+	// domain, live when it runs and in its definition. A missing domain is
+	// models.ErrNotFound, a volume not in it models.ErrInvalid.
+	SetVolumeQoS(ctx context.Context, vmUUID string, vol hostapi.VolumeSpec) error
+	// VolumeQoS reads the limits the running domain applies to vol's disk.
+	// A stopped domain is models.ErrConflict, a missing one
+	// models.ErrNotFound.
+	VolumeQoS(ctx context.Context, vmUUID string, vol hostapi.VolumeSpec) (hostapi.VolumeQoS, error)
+
+	// SetGuestPassword changes account's password inside the running
+	// guest through its guest agent. A guest without a connected agent, or
+	// a domain not running, is models.ErrConflict; a missing one
+	// models.ErrNotFound.
+	SetGuestPassword(ctx context.Context, vmUUID, account, password string) error
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -235,6 +263,11 @@ func (Base) CreateVolumeFromSnapshot(context.Context, hostapi.VolumeSpec, string
 	return hostapi.InstantiateVolumeResult{}, unsupported()
 }
 
+// UploadVolumeImage is not supported.
+func (Base) UploadVolumeImage(context.Context, hostapi.UploadVolumeImageParams) (hostapi.UploadVolumeImageResult, error) {
+	return hostapi.UploadVolumeImageResult{}, unsupported()
+}
+
 // VMConsole is not supported.
 func (Base) VMConsole(context.Context, string) (hostapi.VMConsole, error) {
 	return hostapi.VMConsole{}, unsupported()
@@ -267,6 +300,31 @@ func (Base) AttachNIC(context.Context, string, hostapi.NICSpec) error {
 
 // DetachNIC is not supported.
 func (Base) DetachNIC(context.Context, string, hostapi.NICSpec) error {
+	return unsupported()
+}
+
+// CloneVolume is not supported.
+func (Base) CloneVolume(context.Context, hostapi.VolumeSpec, hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error) {
+	return hostapi.InstantiateVolumeResult{}, unsupported()
+}
+
+// ReimageVolume is not supported.
+func (Base) ReimageVolume(context.Context, hostapi.VolumeSpec) (hostapi.InstantiateVolumeResult, error) {
+	return hostapi.InstantiateVolumeResult{}, unsupported()
+}
+
+// SetVolumeQoS is not supported.
+func (Base) SetVolumeQoS(context.Context, string, hostapi.VolumeSpec) error {
+	return unsupported()
+}
+
+// VolumeQoS is not supported.
+func (Base) VolumeQoS(context.Context, string, hostapi.VolumeSpec) (hostapi.VolumeQoS, error) {
+	return hostapi.VolumeQoS{}, unsupported()
+}
+
+// SetGuestPassword is not supported.
+func (Base) SetGuestPassword(context.Context, string, string, string) error {
 	return unsupported()
 }
 

@@ -33,6 +33,8 @@ func TestBaseIsUnsupported(t *testing.T) {
 		{"CreateVolumeSnapshot", func() error { _, err := b.CreateVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s"); return err }},
 		{"RevertVolumeSnapshot", func() error { return b.RevertVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s") }},
 		{"DeleteVolumeSnapshot", func() error { return b.DeleteVolumeSnapshot(ctx, hostapi.VolumeSpec{}, "s") }},
+		{"SetVolumeQoS", func() error { return b.SetVolumeQoS(ctx, "vm", hostapi.VolumeSpec{}) }},
+		{"VolumeQoS", func() error { _, err := b.VolumeQoS(ctx, "vm", hostapi.VolumeSpec{}); return err }},
 		{"CreateVolumeFromSnapshot", func() error {
 			_, err := b.CreateVolumeFromSnapshot(ctx, hostapi.VolumeSpec{}, "s", hostapi.VolumeSpec{})
 			return err

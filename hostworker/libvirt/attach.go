@@ -129,9 +129,12 @@ func (d *Driver) attach(vmUUID string, vol hostapi.VolumeSpec) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		disk, err := domainxml.HotplugDisk(machineOf(config), domainxml.Disk{
-			VolumeUUID: vol.UUID, Path: path, Format: domainxml.FormatQCOW2, Bus: bus, DeviceID: vol.DeviceID,
-		})
+		spec, err := d.volumeDisk(vol)
+		if err != nil {
+			return "", err
+		}
+		spec.Bus = bus
+		disk, err := domainxml.HotplugDisk(machineOf(config), spec)
 		if err != nil {
 			return "", err
 		}

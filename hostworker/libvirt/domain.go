@@ -192,16 +192,11 @@ func (d *Driver) domainSpec(vm hostapi.VMSpec, domainType string) (domainxml.Spe
 	root := vm.RootVolume
 	root.DeviceID = 0
 	for _, vol := range append([]hostapi.VolumeSpec{root}, vm.DataVolumes...) {
-		path, err := d.volumePath(vol)
+		disk, err := d.volumeDisk(vol)
 		if err != nil {
 			return domainxml.Spec{}, err
 		}
-		s.Disks = append(s.Disks, domainxml.Disk{
-			VolumeUUID: vol.UUID,
-			Path:       path,
-			Format:     domainxml.FormatQCOW2,
-			DeviceID:   vol.DeviceID,
-		})
+		s.Disks = append(s.Disks, disk)
 	}
 	// Headroom for online growth (SetVMCompute): vCPUs defined but offline,
 	// and DIMM slots up to a multiple of the memory.
@@ -229,6 +224,9 @@ func (d *Driver) domainSpec(vm hostapi.VMSpec, domainType string) (domainxml.Spe
 		}
 		s.NICs = append(s.NICs, domainxml.NIC{UUID: nic.UUID, MAC: nic.MAC, Bridge: nic.Bridge, Model: nic.Driver})
 	}
+	if err := d.guestSpec(&s, vm); err != nil {
+		return domainxml.Spec{}, err
+	}
 	b, err := json.Marshal(vm)
 	if err != nil {
 		return domainxml.Spec{}, fmt.Errorf("digest of vm %s: %w", vm.UUID, err)
@@ -250,6 +248,9 @@ func (d *Driver) defineXML(ctx context.Context, vm hostapi.VMSpec) (domXML strin
 	}
 	spec, err = d.domainSpec(vm, probed.DomainType)
 	if err != nil {
+		return "", spec, err
+	}
+	if spec.CPUMode, spec.CPUModel, err = d.cpuFor(vm.CPU, probed.DomainType); err != nil {
 		return "", spec, err
 	}
 	if vm.ISO != nil {
@@ -308,6 +309,9 @@ func (d *Driver) CreateVM(ctx context.Context, vm hostapi.VMSpec, start bool) (s
 			s, err := state(have.dom)
 			return powerState(s), err
 		}
+		if err := d.writeConfigDrive(ctx, vm); err != nil {
+			return "", err
+		}
 		if err := checkDisks(vm.UUID, spec); err != nil {
 			return "", err
 		}
@@ -348,6 +352,9 @@ func (d *Driver) StartVM(ctx context.Context, vm hostapi.VMSpec) (string, error)
 		defer have.free()
 		if !have.ours {
 			return "", notOurs(vm.UUID)
+		}
+		if err := d.writeConfigDrive(ctx, vm); err != nil {
+			return "", err
 		}
 		if err := checkDisks(vm.UUID, spec); err != nil {
 			return "", err
@@ -535,6 +542,9 @@ func (d *Driver) DestroyVM(ctx context.Context, vmUUID string) error {
 		}
 		return struct{}{}, undefine(have.dom)
 	})
+	if err == nil {
+		err = d.removeConfigDrives(vmUUID)
+	}
 	if err != nil {
 		return fail("destroy vm", err)
 	}

@@ -126,6 +126,8 @@ type Driver struct {
 	probed  ProbeResult
 
 	images singleflight.Group
+	// cpuCaps caches the domain capabilities' vCPU models (guest.go).
+	cpuCaps cpuCapsCache
 	// http fetches images from the host itself, never through a proxy.
 	http *http.Client
 }

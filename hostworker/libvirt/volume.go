@@ -84,13 +84,14 @@ func inspect(ctx context.Context, path string) (imageInfo, error) {
 
 // volumePath is where vol lives: its install path when given (which must
 // lie under StorageDir, as the driver deletes what it names), else
-// <StorageDir>/<psUuid>/<volUuid>.qcow2. Only qcow2 is supported yet.
+// <StorageDir>/<psUuid>/<volUuid>.<format> (see volumeFormat).
 func (d *Driver) volumePath(vol hostapi.VolumeSpec) (string, error) {
 	if !models.IsUUID(vol.UUID) {
 		return "", models.Invalid("volume uuid %q is not 32 hex characters", vol.UUID)
 	}
-	if vol.Format != "" && vol.Format != domainxml.FormatQCOW2 {
-		return "", fmt.Errorf("volume %s: format %q: %w: only qcow2 so far", vol.UUID, vol.Format, errors.ErrUnsupported)
+	format, err := volumeFormat(vol)
+	if err != nil {
+		return "", err
 	}
 	if vol.InstallPath != "" {
 		p := filepath.Clean(vol.InstallPath)
@@ -103,11 +104,12 @@ func (d *Driver) volumePath(vol hostapi.VolumeSpec) (string, error) {
 	if !models.IsUUID(vol.PrimaryStorageUUID) {
 		return "", models.Invalid("volume %s: primary storage uuid %q is not 32 hex characters", vol.UUID, vol.PrimaryStorageUUID)
 	}
-	return filepath.Join(d.cfg.StorageDir, strings.ToLower(vol.PrimaryStorageUUID), strings.ToLower(vol.UUID)+".qcow2"), nil
+	return filepath.Join(d.cfg.StorageDir, strings.ToLower(vol.PrimaryStorageUUID), strings.ToLower(vol.UUID)+"."+format), nil
 }
 
 // want is the image a volume must be: its format, backing file and size.
 type want struct {
+	format        string
 	backing       string
 	backingFormat string
 	size          int64
@@ -141,13 +143,16 @@ func (d *Driver) instantiate(ctx context.Context, vol hostapi.VolumeSpec) (hosta
 		if err != nil {
 			return none, err
 		}
-		w = want{backing: image.path, backingFormat: image.info.Format, size: max(vol.Size, image.info.VirtualSize)}
+		w = want{format: domainxml.FormatQCOW2, backing: image.path, backingFormat: image.info.Format, size: max(vol.Size, image.info.VirtualSize)}
 	case vol.Type == VolumeRoot || vol.ImageUUID != "":
 		return none, models.Invalid("root volume %s has no image url", vol.UUID)
 	case vol.Size == 0:
 		return none, models.Invalid("volume %s has neither a size nor an image", vol.UUID)
 	default:
-		w = want{size: vol.Size}
+		if w.format, err = volumeFormat(vol); err != nil {
+			return none, err
+		}
+		w.size = vol.Size
 	}
 
 	if _, err := os.Stat(path); err == nil {
@@ -161,7 +166,7 @@ func (d *Driver) instantiate(ctx context.Context, vol hostapi.VolumeSpec) (hosta
 	// Made under a temporary name and renamed, so that a crash never
 	// leaves a half-made file under the volume's name.
 	tmp := tempName(path)
-	args := []string{"create", "-q", "-f", "qcow2"}
+	args := []string{"create", "-q", "-f", w.format}
 	if w.backing != "" {
 		args = append(args, "-b", w.backing, "-F", w.backingFormat)
 	}
@@ -183,10 +188,10 @@ func checkVolume(ctx context.Context, volUUID, path string, w want) (hostapi.Ins
 	if err != nil {
 		return hostapi.InstantiateVolumeResult{}, err
 	}
-	if info.Format != domainxml.FormatQCOW2 || info.VirtualSize != w.size || backingOf(info) != w.backing {
+	if info.Format != w.format || info.VirtualSize != w.size || backingOf(info) != w.backing {
 		return hostapi.InstantiateVolumeResult{}, models.Conflict(
-			"volume %s exists with another spec: %s of %d bytes on backing %q, want qcow2 of %d bytes on backing %q",
-			volUUID, info.Format, info.VirtualSize, backingOf(info), w.size, w.backing)
+			"volume %s exists with another spec: %s of %d bytes on backing %q, want %s of %d bytes on backing %q",
+			volUUID, info.Format, info.VirtualSize, backingOf(info), w.format, w.size, w.backing)
 	}
 	return hostapi.InstantiateVolumeResult{InstallPath: path, ActualSize: info.ActualSize}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,11 +152,27 @@ func pidsWithMarker(marker string) []int {
 		if err != nil || pid == self {
 			continue
 		}
-		if processAlive(pid, marker) {
+		if processAlive(pid, marker) && !otherHostsFile(pid, marker) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// otherHostsFile reports whether process pid sees another file at path than this agent does:
+// the same path in another host's mounts (test hosts are namespaces that share one PID
+// namespace, so their agents see each other's daemons). When either file is missing it cannot
+// tell, and answers false.
+func otherHostsFile(pid int, path string) bool {
+	mine, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	theirs, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid), "root", path))
+	if err != nil {
+		return false
+	}
+	return !os.SameFile(mine, theirs)
 }
 
 // poll calls cond every 20–200 ms until it reports true, fails, the timeout passes or ctx ends.

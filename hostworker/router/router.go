@@ -259,6 +259,10 @@ func (m *Manager) Ensure(ctx context.Context, spec Spec) (Status, error) {
 	if st.CharonPID, st.IPsecDataPlane, err = m.ensureIPsec(ctx, spec); err != nil {
 		return st, err
 	}
+	// Converged: bridges learn where the router is (it may have moved).
+	if err := m.announce(spec.UUID); err != nil {
+		m.log.Warn("router not announced", "router_uuid", spec.UUID, "error", err)
+	}
 	return st, nil
 }
 

@@ -76,7 +76,10 @@ func knownOp(op string) bool {
 		hostapi.ActPauseVM, hostapi.ActResumeVM, hostapi.ActMigrateVM,
 		hostapi.ActAttachVolume, hostapi.ActDetachVolume, hostapi.ActResizeVolume,
 		hostapi.ActCreateVolumeSnapshot, hostapi.ActRevertVolumeSnapshot,
-		hostapi.ActDeleteVolumeSnapshot, hostapi.ActCreateVolumeFromSnapshot:
+		hostapi.ActDeleteVolumeSnapshot, hostapi.ActCreateVolumeFromSnapshot,
+		hostapi.ActUploadVolumeImage,
+		hostapi.ActCloneVolume, hostapi.ActReimageVolume,
+		hostapi.ActSetVolumeQoS, hostapi.ActGetVolumeQoS:
 		return true
 	}
 	return false

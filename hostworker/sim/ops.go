@@ -163,7 +163,7 @@ func (d *Driver) AttachVolume(ctx context.Context, vmUUID string, vol hostapi.Vo
 	if _, ok := d.volumes[vol.UUID]; !ok {
 		return "", fmt.Errorf("sim: %w", models.Invalid("volume %s is not instantiated on this host", vol.UUID))
 	}
-	if user := d.volumeUser(vol.UUID); user != "" && user != vmUUID {
+	if user := d.volumeUser(vol.UUID); user != "" && user != vmUUID && !vol.Shareable {
 		return "", fmt.Errorf("sim: %w", models.Conflict("volume %s is used by vm %s", vol.UUID, user))
 	}
 	for _, have := range vm.Spec.DataVolumes {

@@ -239,9 +239,10 @@ func normalizeVolume(v hostapi.VolumeSpec) hostapi.VolumeSpec {
 }
 
 // sameVolume reports whether two volume specs describe the same storage;
-// the device ID is the VM's business, not the storage's.
+// the device ID and the QoS are the VM's business, not the storage's.
 func sameVolume(a, b hostapi.VolumeSpec) bool {
 	a.DeviceID, b.DeviceID = 0, 0
+	a.QoS, b.QoS = nil, nil
 	return a == b
 }
 

@@ -58,7 +58,7 @@ type domain struct {
 }
 
 // domains are every area whose resources the store knows.
-var domains = []domain{core, network, hybrid, routerDomain}
+var domains = []domain{core, network, hybrid, routerDomain, volumeShareDomain}
 
 var core = domain{entities: coreEntities, refTables: coreRefTables, relations: coreRelations, taggable: []string{
 	ResZone, ResCluster, ResHost, ResPrimaryStorage, ResBackupStorage,

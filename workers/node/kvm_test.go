@@ -329,6 +329,8 @@ func TestKVMEndToEnd(t *testing.T) {
 	_, err = c.Call("POST", "v1/volumes/"+vol+"/vm-instances/"+vmUUID, map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 	b.console(vmUUID, "zcloud-disk-added vdb", time.Minute)
+	checkVolumeQoS(t, b, vmUUID, vol)
+	checkShareableVolume(t, b, vmUUID, vol, vmParams)
 
 	// A snapshot of the data volume, reverted with the VM stopped.
 	snap := b.mustCreate("volumes/"+vol+"/volume-snapshots", map[string]any{"name": "s"})["uuid"].(string)
@@ -373,6 +375,7 @@ func TestKVMEndToEnd(t *testing.T) {
 			require.Empty(t, doms, "the source has no domain left")
 		}
 	}
+	checkVolumeQoSKept(t, b, vmUUID, vol)
 
 	// Everything goes away.
 	_, err = c.Call("DELETE", "v1/volumes/"+vol+"/vm-instances?vmUuid="+vmUUID, nil)

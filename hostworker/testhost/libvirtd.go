@@ -61,7 +61,15 @@ func (h *Host) startLibvirtd(hostUUID string) (Libvirtd, error) {
 	// The host has no cgroup tree of its own: two daemons must not fight
 	// over the same machine slices.
 	qemuConf := "cgroup_controllers = [ ]\n"
-	for _, d := range []string{"/etc/libvirt", "/var/log/libvirt", "/run/libvirt"} {
+	// The host's /etc is an overlay of the real one: without an empty
+	// /etc/libvirt/qemu of its own, its libvirtd would load the domains
+	// (and autostart the networks) defined on the machine's own libvirtd,
+	// such as the guests of tests running beside it. Removing it through
+	// the overlay leaves the real directory untouched.
+	if err := os.RemoveAll(h.Path("/etc/libvirt/qemu")); err != nil {
+		return Libvirtd{}, err
+	}
+	for _, d := range []string{"/etc/libvirt/qemu", "/var/log/libvirt", "/run/libvirt"} {
 		if err := os.MkdirAll(h.Path(d), 0o755); err != nil {
 			return Libvirtd{}, err
 		}

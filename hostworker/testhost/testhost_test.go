@@ -107,6 +107,19 @@ func TestTwoHosts(t *testing.T) {
 		}
 		require.NotEqual(t, uuids["h1"], uuids["h2"], "the two daemons answer with the same host UUID")
 		require.Equal(t, h2LibvirtUUID, uuids["h2"], "host UUID from Options")
+		// The machine's own domain and network definitions stay out of the
+		// hosts' libvirtd: their /etc/libvirt/qemu starts empty, and the
+		// real one is left as it was.
+		real, err := os.ReadDir("/etc/libvirt/qemu")
+		require.NoError(t, err)
+		for _, h := range hosts {
+			own, err := os.ReadDir(h.Path("/etc/libvirt/qemu"))
+			require.NoError(t, err)
+			require.Empty(t, own, "%s sees definitions of the machine's libvirtd", h.Name())
+		}
+		after, err := os.ReadDir("/etc/libvirt/qemu")
+		require.NoError(t, err)
+		require.Equal(t, len(real), len(after), "the real /etc/libvirt/qemu changed")
 	})
 }
 

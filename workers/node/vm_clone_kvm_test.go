@@ -48,6 +48,23 @@ func (b *kvmBed) setupCloud(cidr string) kvmCloud {
 	return k
 }
 
+// waitConnected waits until a host whose agent restarted is Connected
+// again in the control plane's eyes (its ping loop may have seen the agent
+// gone and reconnected it).
+func (b *kvmBed) waitConnected(host string) {
+	b.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		inv, err := b.c.Get("hosts", host)
+		require.NoError(b.t, err)
+		if inv["status"] == "Connected" {
+			return
+		}
+		require.True(b.t, time.Now().Before(deadline), "host %s is %s", host, inv["status"])
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // diskIO runs one qemu-io command on a qcow2 file (read-only and sharing
 // the lock when ro, for a disk a guest may use) and reports whether it
 // succeeded: "read -P" passes only when the data is the pattern.
@@ -152,19 +169,39 @@ func TestKVMCloneReimage(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	// The clone, stopped, cloned again without starting (CreateStopped):
+	// its disk is copied at once. The host has 2 cpus: the stopped clone
+	// gives one back for the failing clone below.
+	_, err = c.Action("vm-instances", cloneUUID, "stopVmInstance", map[string]any{"type": "cold"})
+	require.NoError(t, err)
+	r, err = cloneVM(t, c, cloneUUID, map[string]any{"names": []string{"stopped"}, "strategy": "CreateStopped"})
+	require.NoError(t, err)
+	require.Equal(t, 1, r.NumberOfClonedVM)
+	stopped := r.Inventories[0].Inventory
+	require.Equal(t, "Stopped", stopped["state"])
+	require.True(t, diskIO(t, rootPath(t, stopped), "read -P 0x5a "+marker+" 64k", true), "a clone of the clone has the marker")
+	require.NoError(t, c.Delete("vm-instances", stopped["uuid"].(string)))
+	_, err = c.Action("vm-instances", stopped["uuid"].(string), "expungeVmInstance", map[string]any{})
+	require.NoError(t, err)
+
 	// A failure injected into the host's copy rolls the clone back.
 	hostBefore, err := c.Get("hosts", k.host)
 	require.NoError(t, err)
 	psBefore, err := c.Get("primary-storage", k.ps)
 	require.NoError(t, err)
 	b.setFaults("host.CloneVolume=fail:injected into the copy")
+	b.waitConnected(k.host)
 	_, err = cloneVM(t, c, srcUUID, map[string]any{"names": []string{"broken"}})
 	require.ErrorContains(t, err, "injected into the copy")
 	b.setFaults("")
+	b.waitConnected(k.host)
 	vms, err := c.ListAll("vm-instances")
 	require.NoError(t, err)
 	require.Len(t, vms, 2, "no vm row of the failed clone")
-	require.ElementsMatch(t, []string{srcUUID, cloneUUID}, b.domains(b.hosts[0]))
+	titles, err := b.hosts[0].Exec(t.Context(), "virsh", "-c", "qemu:///system", "list", "--all", "--title")
+	require.NoError(t, err, "%s", titles)
+	require.NotContains(t, string(titles), " broken", "no domain of the failed clone")
+	require.Contains(t, b.domains(b.hosts[0]), srcUUID)
 	files, err := filepath.Glob(filepath.Join(b.shared, "ps", "*", "*"))
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{srcRoot, cloneRoot}, files, "no volume file of the failed clone")
@@ -199,7 +236,8 @@ func TestKVMCloneReimage(t *testing.T) {
 		_, err = c.Action("vm-instances", u, "expungeVmInstance", map[string]any{})
 		require.NoError(t, err)
 	}
-	require.Empty(t, b.domains(b.hosts[0]))
+	require.NotContains(t, b.domains(b.hosts[0]), srcUUID)
+	require.NotContains(t, b.domains(b.hosts[0]), cloneUUID)
 	files, err = filepath.Glob(filepath.Join(b.shared, "ps", "*", "*"))
 	require.NoError(t, err)
 	require.Empty(t, files, "no volume file left")

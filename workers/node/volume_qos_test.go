@@ -155,7 +155,7 @@ func checkShareableVolume(t *testing.T, b *kvmBed, vmUUID, plainVol string, vmPa
 		require.Positive(t, i, "domain %s has the shareable disk:\n%s", vm, x)
 		disk := x[strings.LastIndex(x[:i], "<disk"):i]
 		require.Contains(t, disk, "<shareable/>")
-		require.Contains(t, disk, `type="raw"`)
+		require.Contains(t, disk, `type='raw'`)
 	}
 	refs, err := c.ListAll("volumes/vm-instances/refs", "volumeUuid="+sharedUUID)
 	require.NoError(t, err)

@@ -76,6 +76,10 @@ type ossCall struct {
 	object string
 	q      url.Values
 	reqID  string
+	// content is an object body to send once the state lock is released
+	// (GetObject), so a slow reader holds up no other request.
+	content *bytes.Reader
+	modTime time.Time
 }
 
 // ossOperation names the OSS operation of a request (for faults and call counts).
@@ -169,7 +173,6 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	handlers := map[string]func([]byte) error{
 		"ListBuckets": c.listBuckets, "PutBucket": c.putBucket, "DeleteBucket": c.deleteBucket,
 		"GetBucketInfo": c.getBucketInfo, "GetBucketLocation": c.getBucketLocation,
@@ -178,14 +181,19 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 		"InitiateMultipartUpload": c.initiateMultipart, "UploadPart": c.uploadPart,
 		"CompleteMultipartUpload": c.completeMultipart, "AbortMultipartUpload": c.abortMultipart,
 	}
-	if err := handlers[op](body); err != nil {
+	err = handlers[op](body)
+	// Parts are not worth a rewrite of the state file each: an interrupted upload is restarted
+	// by the client anyway. They are saved with the next change.
+	if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead && op != "UploadPart" {
+		s.changed()
+	}
+	s.mu.Unlock()
+	if err != nil {
 		c.fail(err)
 		return
 	}
-	// Parts are not worth a rewrite of the state file each: an interrupted upload is restarted
-	// by the client anyway. They are saved with the next change.
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && op != "UploadPart" {
-		s.changed()
+	if c.content != nil {
+		http.ServeContent(c.w, c.r, "", c.modTime, c.content)
 	}
 }
 
@@ -588,7 +596,9 @@ func (c *ossCall) getObject([]byte) error {
 	for k, v := range o.Meta {
 		h.Set(k, v)
 	}
-	http.ServeContent(c.w, c.r, "", o.LastModified, bytes.NewReader(o.Data))
+	// Sent after the lock is released; an object's Data is replaced, never
+	// changed in place, so the reader stays valid.
+	c.content, c.modTime = bytes.NewReader(o.Data), o.LastModified
 	return nil
 }
 

@@ -176,7 +176,11 @@ func TestVolumeErrors(t *testing.T) {
 		{"bad storage uuid", vol(func(v *hostapi.VolumeSpec) { v.PrimaryStorageUUID = ".." }), models.ErrInvalid},
 		{"install path outside storage", vol(func(v *hostapi.VolumeSpec) { v.InstallPath = "/etc/passwd" }), models.ErrInvalid},
 		{"install path climbing out", vol(func(v *hostapi.VolumeSpec) { v.InstallPath = d.cfg.StorageDir + "/../x.qcow2" }), models.ErrInvalid},
-		{"raw format", vol(func(v *hostapi.VolumeSpec) { v.Format = "raw" }), errors.ErrUnsupported},
+		{"vmdk format", vol(func(v *hostapi.VolumeSpec) { v.Format = "vmdk" }), errors.ErrUnsupported},
+		{"raw volume from an image", vol(func(v *hostapi.VolumeSpec) {
+			image(srv.URL + "/base.qcow2")(v)
+			v.Format = "raw"
+		}), errors.ErrUnsupported},
 		{"no size", vol(func(v *hostapi.VolumeSpec) { v.Size = 0 }), models.ErrInvalid},
 		{"root without url", vol(func(v *hostapi.VolumeSpec) { v.Type = VolumeRoot }), models.ErrInvalid},
 		{"ftp url", vol(image("ftp://127.0.0.1/base.qcow2")), errors.ErrUnsupported},

@@ -117,7 +117,7 @@ func changeMedia(dom *virt.Domain, vmUUID, path string) error {
 		err = dom.UpdateDeviceFlags(doc, modify)
 		// A guest still probing its drive can close the tray between
 		// libvirt opening it and QEMU inserting: the tray settles, try again.
-		for try := 0; err != nil && live && path != "" && strings.Contains(err.Error(), "Tray of the device is not open") && try < 10; try++ {
+		for try := 0; err != nil && live && path != "" && trayNotOpen(err) && try < 10; try++ {
 			time.Sleep(300 * time.Millisecond)
 			err = dom.UpdateDeviceFlags(doc, modify)
 		}
@@ -129,4 +129,12 @@ func changeMedia(dom *virt.Domain, vmUUID, path string) error {
 		}
 	}
 	return nil
+}
+
+// trayNotOpen tells QEMU's refusal to change the medium of a closed tray,
+// worded "Tray of the device is not open" by one command and "Tray of device
+// 'ide0-0-0' is not open" by another (blockdev-remove-medium).
+func trayNotOpen(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Tray of ") && strings.Contains(msg, " is not open")
 }

@@ -5,6 +5,7 @@ package libvirt
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -113,4 +114,16 @@ func TestGuestISO(t *testing.T) {
 
 	require.NoError(t, d.DetachISO(ctx, newUUID(t)), "a missing domain has nothing to eject")
 	require.ErrorIs(t, d.AttachISO(ctx, newUUID(t), iso), models.ErrNotFound)
+}
+
+// TestTrayNotOpen: both wordings of QEMU's closed-tray refusal are retried,
+// other errors are not.
+func TestTrayNotOpen(t *testing.T) {
+	for _, msg := range []string{
+		"internal error: unable to execute QEMU command 'blockdev-insert-medium': Tray of the device is not open",
+		"internal error: unable to execute QEMU command 'blockdev-remove-medium': Tray of device 'ide0-0-0' is not open",
+	} {
+		require.True(t, trayNotOpen(errors.New(msg)), msg)
+	}
+	require.False(t, trayNotOpen(errors.New("Device 'ide0-0-0' is locked and force was not specified")))
 }

@@ -137,10 +137,13 @@ func measureLatency(t *testing.T, c client.Client, prefix string, n int) {
 	t.Logf("sequential 1-activity workflow latency (%s, %d runs): mean %.1f ms, p50 %.1f ms, p95 %.1f ms, max %.1f ms",
 		prefix, n, ms(mean), ms(ds[n/2]), ms(ds[n*95/100]), ms(ds[n-1]))
 	// Untuned (20 polls/s per queue reader) the median is ~150 ms; tuned,
-	// ~25 ms. The mean includes the occasional missed long-poll wake-up (see
-	// dynamicConfig). The bound is loose for loaded CI machines.
+	// ~25 ms on an idle machine, but 130 ms was seen on a loaded one, so the
+	// figures are printed for the reader and the tuning is not judged by
+	// wall-clock time here (speed is for `make bench`). What is asserted is
+	// the failure the tuning exists to prevent: runs that wait for a
+	// long-poll expiry (2 s, see dynamicConfig) as a rule, not once.
 	if !raceEnabled {
-		require.Less(t, ds[n/2], 100*time.Millisecond, "median workflow latency")
+		require.Less(t, ds[n/2], time.Second, "median workflow latency: workflows wait for long-poll expiries")
 	}
 }
 

@@ -1,15 +1,12 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/aliyun"
@@ -259,23 +256,9 @@ const hybridReadTimeout = time.Minute
 // the handler waits for its result.
 func hybridRead(what string) handlerFunc {
 	return func(s *Server, r *request) {
-		ctx, cancel := context.WithTimeout(r.c.Request.Context(), hybridReadTimeout)
-		defer cancel()
 		p := workflows.HybridParams{What: what, UUID: param(r, "uuid"), AccountUUID: r.session.AccountUUID, Args: r.params}
-		run, err := s.o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "hybrid-read-" + models.NewUUID(),
-			TaskQueue: activities.TaskQueue, WorkflowExecutionTimeout: hybridReadTimeout}, workflows.HybridRead, p)
 		var res activities.Result
-		if err == nil {
-			err = run.Get(ctx, &res)
-		}
-		if err != nil {
-			status := http.StatusServiceUnavailable
-			var app *temporal.ApplicationError
-			var me models.Error
-			if errors.As(err, &app) && app.Type() == activities.ErrType && app.HasDetails() && app.Details(&me) == nil {
-				status = statusOf(&me)
-			}
-			r.c.JSON(status, gin.H{"error": jobError(err)})
+		if !s.readWorkflow(r, "hybrid-read-", hybridReadTimeout, workflows.HybridRead, p, &res) {
 			return
 		}
 		r.c.JSON(http.StatusOK, gin.H{res.Key: res.Value})

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
@@ -73,23 +70,8 @@ func (s *Server) vmTag(r *request, uuid, prefix string) (string, bool) {
 // getVMConsoleAddress answers GetVmConsoleAddress: a short workflow asks
 // the VM's host for the live domain's console and the handler waits for it.
 func (s *Server) getVMConsoleAddress(r *request) {
-	ctx, cancel := context.WithTimeout(r.c.Request.Context(), consoleReadTimeout)
-	defer cancel()
-	run, err := s.o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "vm-console-" + models.NewUUID(),
-		TaskQueue: activities.TaskQueue, WorkflowExecutionTimeout: consoleReadTimeout},
-		workflows.VMConsoleAddress, activities.VMRef{VMUUID: r.str("uuid")})
 	var res activities.VMConsoleAddress
-	if err == nil {
-		err = run.Get(ctx, &res)
-	}
-	if err != nil {
-		status := http.StatusServiceUnavailable
-		var app *temporal.ApplicationError
-		var me models.Error
-		if errors.As(err, &app) && app.Type() == activities.ErrType && app.HasDetails() && app.Details(&me) == nil {
-			status = statusOf(&me)
-		}
-		r.c.JSON(status, gin.H{"error": jobError(err)})
+	if !s.readWorkflow(r, "vm-console-", consoleReadTimeout, workflows.VMConsoleAddress, activities.VMRef{VMUUID: r.str("uuid")}, &res) {
 		return
 	}
 	r.c.JSON(http.StatusOK, gin.H{"hostIp": res.HostIP, "port": res.Port, "protocol": res.Protocol})

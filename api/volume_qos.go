@@ -1,15 +1,11 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/zcloud/zcloud/activities"
 	"github.com/zcloud/zcloud/activities/hostapi"
@@ -93,23 +89,8 @@ func (s *Server) getVolumeQoS(r *request) {
 // liveVolumeQoS runs the short workflow that reads a volume's limits from
 // its VM's host and waits for it; on failure it has answered the request.
 func (s *Server) liveVolumeQoS(r *request, uuid string) (hostapi.VolumeQoS, bool) {
-	ctx, cancel := context.WithTimeout(r.c.Request.Context(), volumeQoSReadTimeout)
-	defer cancel()
-	run, err := s.o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "volume-qos-" + models.NewUUID(),
-		TaskQueue: activities.TaskQueue, WorkflowExecutionTimeout: volumeQoSReadTimeout},
-		workflows.VolumeQoSLive, activities.VolumeRef{VolumeUUID: uuid})
 	var res workflows.VolumeQoSLiveResult
-	if err == nil {
-		err = run.Get(ctx, &res)
-	}
-	if err != nil {
-		status := http.StatusServiceUnavailable
-		var app *temporal.ApplicationError
-		var me models.Error
-		if errors.As(err, &app) && app.Type() == activities.ErrType && app.HasDetails() && app.Details(&me) == nil {
-			status = statusOf(&me)
-		}
-		r.c.JSON(status, gin.H{"error": jobError(err)})
+	if !s.readWorkflow(r, "volume-qos-", volumeQoSReadTimeout, workflows.VolumeQoSLive, activities.VolumeRef{VolumeUUID: uuid}, &res) {
 		return hostapi.VolumeQoS{}, false
 	}
 	return res.QoS, true

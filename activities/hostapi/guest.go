@@ -62,7 +62,7 @@ func ValidateHostname(h string) error {
 			return models.Invalid("hostname [%s]: label [%s] must have 1-63 characters and not start or end with '-'", h, label)
 		}
 		for _, r := range label {
-			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') {
+			if r > unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' {
 				return models.Invalid("hostname [%s] may hold only letters, digits, '-' and '.'", h)
 			}
 		}

@@ -110,7 +110,7 @@ func TestTwoHosts(t *testing.T) {
 		// The machine's own domain and network definitions stay out of the
 		// hosts' libvirtd: their /etc/libvirt/qemu starts empty, and the
 		// real one is left as it was.
-		real, err := os.ReadDir("/etc/libvirt/qemu")
+		machine, err := os.ReadDir("/etc/libvirt/qemu")
 		require.NoError(t, err)
 		for _, h := range hosts {
 			own, err := os.ReadDir(h.Path("/etc/libvirt/qemu"))
@@ -119,7 +119,7 @@ func TestTwoHosts(t *testing.T) {
 		}
 		after, err := os.ReadDir("/etc/libvirt/qemu")
 		require.NoError(t, err)
-		require.Equal(t, len(real), len(after), "the real /etc/libvirt/qemu changed")
+		require.Equal(t, len(machine), len(after), "the real /etc/libvirt/qemu changed")
 	})
 }
 

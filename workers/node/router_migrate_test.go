@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -395,8 +396,13 @@ func TestRouterMigrateAndReconcile(t *testing.T) {
 		map[string]any{"params": map[string]any{}})
 	require.ErrorContains(t, err, "disconnected", "a change of a router whose host is lost fails clearly")
 	breakRouter()
-	_, err = migrateFetch(t, hosts[0], "out", "http://"+eipIP+"/")
-	require.Error(t, err, "the router is gone")
+	// A namespace goes once the last process in it has exited: poll.
+	routerPoll(t, 10*time.Second, "the router is gone", func() error {
+		if _, err := migrateFetch(t, hosts[0], "out", "http://"+eipIP+"/"); err == nil {
+			return errors.New("the EIP still answers")
+		}
+		return nil
+	})
 
 	// ReconnectHost brings the agent back and realises the router again.
 	s = time.Now()

@@ -116,8 +116,9 @@ func changeMedia(dom *virt.Domain, vmUUID, path string) error {
 		// FORCE.
 		err = dom.UpdateDeviceFlags(doc, modify)
 		// A guest still probing its drive can close the tray between
-		// libvirt opening it and QEMU inserting: the tray settles, try again.
-		for try := 0; err != nil && live && path != "" && trayNotOpen(err) && try < 10; try++ {
+		// libvirt opening it and QEMU inserting (CI saw a booting TCG guest
+		// do so for over 3 s): the tray settles, try again for a while.
+		for deadline := time.Now().Add(trayRetryFor); err != nil && live && path != "" && trayNotOpen(err) && time.Now().Before(deadline); {
 			time.Sleep(300 * time.Millisecond)
 			err = dom.UpdateDeviceFlags(doc, modify)
 		}
@@ -130,6 +131,10 @@ func changeMedia(dom *virt.Domain, vmUUID, path string) error {
 	}
 	return nil
 }
+
+// trayRetryFor bounds how long a media change waits for a guest that keeps
+// closing its tray.
+const trayRetryFor = 20 * time.Second
 
 // trayNotOpen tells QEMU's refusal to change the medium of a closed tray,
 // worded "Tray of the device is not open" by one command and "Tray of device

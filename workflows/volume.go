@@ -82,41 +82,53 @@ func AttachDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 		return local(ctx, activities.VolumeSetAttachment, activities.VolumeAttachmentParams{VolumeUUID: p.VolumeUUID}, nil)
 	})
 	if vi.HostUUID == "" {
-		// Never instantiated: make it now, where the VM's disks are.
-		if err = local(ctx, activities.VolumePlace, activities.VolumePlaceParams{VolumeUUID: p.VolumeUUID, VMUUID: p.VMUUID}, nil); err != nil {
-			return res, err
-		}
-		s.add(func(ctx workflow.Context) error {
-			return local(ctx, activities.VolumeUnplace, activities.VolumeRef{VolumeUUID: p.VolumeUUID}, nil)
-		})
-		host := spec.HostUUID
-		if host == "" {
-			host = spec.VolumeHosts[spec.Spec.RootVolume.UUID]
-		}
-		if host == "" {
-			return res, businessError(models.Unavailable("vm[uuid:%s] is on no host to create the volume on; start it first", p.VMUUID))
-		}
-		if vi, err = volumeInfo(ctx, p.VolumeUUID); err != nil {
-			return res, err
-		}
-		if err = instantiate(ctx, &s, host, vi.Volume); err != nil {
-			return res, err
-		}
-		if vi, err = volumeInfo(ctx, p.VolumeUUID); err != nil {
+		if vi, err = placeBesideVM(ctx, &s, p, spec); err != nil {
 			return res, err
 		}
 	}
 	if spec.HostUUID != "" && spec.State != models.VMStopped {
-		vol := vi.Volume
-		vol.DeviceID = device
-		s.add(func(ctx workflow.Context) error {
-			return onHost(ctx, spec.HostUUID, hostapi.ActDetachVolume, hostapi.DetachVolumeParams{VMUUID: p.VMUUID, Volume: vol}, nil)
-		})
-		if err = onHost(ctx, spec.HostUUID, hostapi.ActAttachVolume, hostapi.AttachVolumeParams{VMUUID: p.VMUUID, Volume: vol}, nil); err != nil {
+		if err = hotPlug(ctx, &s, spec.HostUUID, p.VMUUID, vi.Volume, device); err != nil {
 			return res, err
 		}
 	}
 	return inventory(ctx, "Volume", p.VolumeUUID, "inventory")
+}
+
+// placeBesideVM puts a data volume that was never instantiated on the
+// primary storage and host of the VM's disks and creates its file there;
+// both are undone by s. It returns the volume as it then is.
+func placeBesideVM(ctx workflow.Context, s *saga, p VolumeOpParams, spec activities.VMSpecResult) (activities.VolumeInfoResult, error) {
+	var vi activities.VolumeInfoResult
+	if err := local(ctx, activities.VolumePlace, activities.VolumePlaceParams{VolumeUUID: p.VolumeUUID, VMUUID: p.VMUUID}, nil); err != nil {
+		return vi, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, activities.VolumeUnplace, activities.VolumeRef{VolumeUUID: p.VolumeUUID}, nil)
+	})
+	host := spec.HostUUID
+	if host == "" {
+		host = spec.VolumeHosts[spec.Spec.RootVolume.UUID]
+	}
+	if host == "" {
+		return vi, businessError(models.Unavailable("vm[uuid:%s] is on no host to create the volume on; start it first", p.VMUUID))
+	}
+	vi, err := volumeInfo(ctx, p.VolumeUUID)
+	if err != nil {
+		return vi, err
+	}
+	if err = instantiate(ctx, s, host, vi.Volume); err != nil {
+		return vi, err
+	}
+	return volumeInfo(ctx, p.VolumeUUID)
+}
+
+// hotPlug plugs vol as device into the VM running on host; s unplugs it.
+func hotPlug(ctx workflow.Context, s *saga, host, vmUUID string, vol hostapi.VolumeSpec, device int) error {
+	vol.DeviceID = device
+	s.add(func(ctx workflow.Context) error {
+		return onHost(ctx, host, hostapi.ActDetachVolume, hostapi.DetachVolumeParams{VMUUID: vmUUID, Volume: vol}, nil)
+	})
+	return onHost(ctx, host, hostapi.ActAttachVolume, hostapi.AttachVolumeParams{VMUUID: vmUUID, Volume: vol}, nil)
 }
 
 // instantiate creates a volume's file on a host and records it there; the

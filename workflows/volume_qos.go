@@ -110,36 +110,12 @@ func attachShareable(ctx workflow.Context, s *saga, p VolumeOpParams, vi activit
 	}
 	s.add(func(ctx workflow.Context) error { return local(ctx, activities.VolumeShareDetach, share, nil) })
 	if vi.HostUUID == "" {
-		if err = local(ctx, activities.VolumePlace, activities.VolumePlaceParams{VolumeUUID: p.VolumeUUID, VMUUID: p.VMUUID}, nil); err != nil {
-			return res, err
-		}
-		s.add(func(ctx workflow.Context) error {
-			return local(ctx, activities.VolumeUnplace, activities.VolumeRef{VolumeUUID: p.VolumeUUID}, nil)
-		})
-		host := spec.HostUUID
-		if host == "" {
-			host = spec.VolumeHosts[spec.Spec.RootVolume.UUID]
-		}
-		if host == "" {
-			return res, businessError(models.Unavailable("vm[uuid:%s] is on no host to create the volume on; start it first", p.VMUUID))
-		}
-		if vi, err = volumeInfo(ctx, p.VolumeUUID); err != nil {
-			return res, err
-		}
-		if err = instantiate(ctx, s, host, vi.Volume); err != nil {
-			return res, err
-		}
-		if vi, err = volumeInfo(ctx, p.VolumeUUID); err != nil {
+		if vi, err = placeBesideVM(ctx, s, p, spec); err != nil {
 			return res, err
 		}
 	}
 	if vmOnHost(spec.HostUUID, spec.State) {
-		vol := vi.Volume
-		vol.DeviceID = ref.DeviceID
-		s.add(func(ctx workflow.Context) error {
-			return onHost(ctx, spec.HostUUID, hostapi.ActDetachVolume, hostapi.DetachVolumeParams{VMUUID: p.VMUUID, Volume: vol}, nil)
-		})
-		if err = onHost(ctx, spec.HostUUID, hostapi.ActAttachVolume, hostapi.AttachVolumeParams{VMUUID: p.VMUUID, Volume: vol}, nil); err != nil {
+		if err = hotPlug(ctx, s, spec.HostUUID, p.VMUUID, vi.Volume, ref.DeviceID); err != nil {
 			return res, err
 		}
 	}

@@ -326,6 +326,19 @@ func activeUser(c *virt.Connect, path string) (*diskUse, error) {
 	return found, nil
 }
 
+// runningUser names the running (or paused) domain with a disk on path, or
+// "" when none has it.
+func (d *Driver) runningUser(path string) (string, error) {
+	return with(d, func(c *virt.Connect) (string, error) {
+		u, err := activeUser(c, path)
+		if err != nil || u == nil {
+			return "", err
+		}
+		_ = u.dom.Free()
+		return u.name, nil
+	})
+}
+
 // statVolume stats a volume's file: models.ErrNotFound when missing.
 func statVolume(vol hostapi.VolumeSpec, path string) error {
 	_, err := os.Stat(path)

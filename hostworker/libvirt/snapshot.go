@@ -175,25 +175,21 @@ func (d *Driver) revertSnapshot(ctx context.Context, vol hostapi.VolumeSpec, sna
 	if err := statVolume(vol, path); err != nil {
 		return err
 	}
-	_, err = with(d, func(c *virt.Connect) (struct{}, error) {
-		user, err := activeUser(c, path)
-		if err != nil {
-			return struct{}{}, err
-		}
-		if user != nil {
-			_ = user.dom.Free()
-			return struct{}{}, models.Conflict("volume %s is in use by running domain %s: stop it first", vol.UUID, user.name)
-		}
-		info, err := inspect(ctx, path)
-		if err != nil {
-			return struct{}{}, err
-		}
-		if !hasSnapshot(info, name) {
-			return struct{}{}, models.NotFound("volume %s has no snapshot %s", vol.UUID, name)
-		}
-		_, err = qemuImg(ctx, "snapshot", "-q", "-a", name, path)
-		return struct{}{}, err
-	})
+	user, err := d.runningUser(path)
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		return models.Conflict("volume %s is in use by running domain %s: stop it first", vol.UUID, user)
+	}
+	info, err := inspect(ctx, path)
+	if err != nil {
+		return err
+	}
+	if !hasSnapshot(info, name) {
+		return models.NotFound("volume %s has no snapshot %s", vol.UUID, name)
+	}
+	_, err = qemuImg(ctx, "snapshot", "-q", "-a", name, path)
 	return err
 }
 
@@ -301,14 +297,7 @@ func (d *Driver) fromSnapshot(ctx context.Context, vol hostapi.VolumeSpec, snaps
 		}
 		args = append(args, "-l", "snapshot.name="+name)
 	} else {
-		user, err := with(d, func(c *virt.Connect) (string, error) {
-			u, err := activeUser(c, path)
-			if err != nil || u == nil {
-				return "", err
-			}
-			_ = u.dom.Free()
-			return u.name, nil
-		})
+		user, err := d.runningUser(path)
 		if err != nil {
 			return none, err
 		}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	virt "libvirt.org/go/libvirt"
 
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/hostworker/domainxml"
@@ -133,14 +132,7 @@ func (d *Driver) reimage(ctx context.Context, vol hostapi.VolumeSpec) (hostapi.I
 	if err := statVolume(vol, path); err != nil {
 		return none, err
 	}
-	user, err := with(d, func(c *virt.Connect) (string, error) {
-		u, err := activeUser(c, path)
-		if err != nil || u == nil {
-			return "", err
-		}
-		_ = u.dom.Free()
-		return u.name, nil
-	})
+	user, err := d.runningUser(path)
 	if err != nil {
 		return none, err
 	}

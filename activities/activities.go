@@ -282,10 +282,13 @@ type ImageDownloadedParams struct {
 	ImageUUID  string `json:"imageUuid"`
 	BSUUID     string `json:"backupStorageUuid"`
 	InstallURL string `json:"installUrl"`
-	Format     string `json:"format"`
-	Size       int64  `json:"size"`
-	ActualSize int64  `json:"actualSize"`
-	MD5Sum     string `json:"md5Sum"`
+	// InstallPath is the copy's file on the backup storage host, what an
+	// Sftp backup storage records.
+	InstallPath string `json:"installPath,omitempty"`
+	Format      string `json:"format"`
+	Size        int64  `json:"size"`
+	ActualSize  int64  `json:"actualSize"`
+	MD5Sum      string `json:"md5Sum"`
 }
 
 // HostVM is a VM on a host and its state.

@@ -52,9 +52,13 @@ type GuestTagParams struct {
 	Value  string `json:"value"`
 }
 
-// GuestTagResult is the value a tag change replaced.
+// GuestTagResult is the value a tag change replaced, and where the VM is:
+// a running VM's host serves the new value at once when its L3 has the
+// flat metadata service.
 type GuestTagResult struct {
-	Prev string `json:"prev"`
+	Prev     string `json:"prev"`
+	State    string `json:"state,omitempty"`
+	HostUUID string `json:"hostUuid,omitempty"`
 }
 
 // GuestPasswordParams changes a running VM's account password through its

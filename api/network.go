@@ -75,4 +75,5 @@ func (s *Server) networkOpParams(r *request) activities.OpParams {
 // typedQueries narrow a query to one type of its resource.
 var typedQueries = map[string]string{
 	"QueryL2VlanNetwork": models.L2Vlan, "QueryL2VxlanNetwork": models.L2Vxlan, "QueryL2VxlanNetworkPool": models.L2VxlanPool,
+	"QuerySftpBackupStorage": activities.SftpBSType,
 }

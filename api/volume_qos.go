@@ -18,18 +18,13 @@ import (
 // VM's host.
 const volumeQoSReadTimeout = 30 * time.Second
 
-// volumeQoSRoutes are volume QoS, shareable volumes' attachments and Sftp
-// backup storage.
+// volumeQoSRoutes are volume QoS and shareable volumes' attachments.
 var volumeQoSRoutes = routeSet{
 	queries: map[string]string{"QueryShareableVolumeVmInstanceRef": store.ResShareableVolumeVMRef},
 	special: map[string]handlerFunc{
 		"SetVolumeQos":    (*Server).setVolumeQoS,
 		"DeleteVolumeQos": (*Server).deleteVolumeQoS,
 		"GetVolumeQos":    (*Server).getVolumeQoS,
-		"AddSftpBackupStorage": notSupported("Sftp backup storage: hosts would fetch images from the backup storage host over SSH with " +
-			"credentials sealed to their agents, which is not built yet; use ImageStore backup storage"),
-		"ReconnectSftpBackupStorage": notSupported("Sftp backup storage is not built yet; use ImageStore backup storage"),
-		"UpdateSftpBackupStorage":    notSupported("Sftp backup storage is not built yet; use ImageStore backup storage"),
 	},
 }
 

@@ -117,6 +117,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 		{hostapi.ActSetVolumeQoS, a.SetVolumeQoS},
 		{hostapi.ActGetVolumeQoS, a.GetVolumeQoS},
 		{hostapi.ActSetGuestPassword, a.SetGuestPassword},
+		{hostapi.ActCleanUpImageCache, a.CleanUpImageCache},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}
@@ -138,6 +139,15 @@ func (a *Agent) Connect(ctx context.Context, p hostapi.ConnectParams) (hostapi.H
 	facts.AgentVersion = hostapi.AgentVersion
 	if rd, ok := a.driver.(routedDriver); ok {
 		facts.SealingKey = rd.net.SealingKey()
+	}
+	if a.flatNet != nil {
+		// Best effort: the addresses only keep the host a VXLAN peer of
+		// the others while it does not answer.
+		if addrs, err := a.flatNet.addresses(); err == nil {
+			facts.Addresses = addrs
+		} else {
+			a.logger.Warn("host addresses not reported", "error", err)
+		}
 	}
 	return facts, nil
 }

@@ -132,6 +132,7 @@ func (n *NetAgent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(n.EnsureRouter, activity.RegisterOptions{Name: netapi.EnsureRouter})
 	r.RegisterActivityWithOptions(n.DeleteRouter, activity.RegisterOptions{Name: netapi.DeleteRouter})
 	r.RegisterActivityWithOptions(n.RouterStatus, activity.RegisterOptions{Name: netapi.RouterStatus})
+	r.RegisterActivityWithOptions(n.ListRouters, activity.RegisterOptions{Name: netapi.ListRouters})
 }
 
 // maxSocketPath is the longest path a unix socket may have on Linux.
@@ -149,7 +150,16 @@ func (d routedDriver) Unwrap() driver.Driver { return d.Driver }
 // WithRouters makes the agent built on d also serve the router activities
 // with n. An agent whose driver was not wrapped (the in-process simulated
 // fleet) answers them "not supported".
-func WithRouters(d driver.Driver, n *NetAgent) driver.Driver { return routedDriver{Driver: d, net: n} }
+func WithRouters(d driver.Driver, n *NetAgent) driver.Driver {
+	// The driver opens the image keys sealed to this agent (Sftp backup
+	// storage) with the same key pair.
+	if o, ok := d.(interface {
+		SetSecretOpener(func(string) (string, error))
+	}); ok && n != nil {
+		o.SetSecretOpener(n.open)
+	}
+	return routedDriver{Driver: d, net: n}
+}
 
 // registerNet registers the router activities of the agent's host.
 func (a *Agent) registerNet(r worker.ActivityRegistry) {
@@ -223,6 +233,22 @@ func (n *NetAgent) DeleteRouter(ctx context.Context, p netapi.DeleteRouterParams
 	return nil
 }
 
+// ListRouters is netapi.ListRouters. An agent that serves no routers has
+// none.
+func (n *NetAgent) ListRouters(_ context.Context, p netapi.ListRoutersParams) (netapi.ListRoutersResult, error) {
+	if n.none {
+		return netapi.ListRoutersResult{Routers: []string{}}, nil
+	}
+	if err := n.checkHost(netapi.ListRouters, p.HostUUID); err != nil {
+		return netapi.ListRoutersResult{}, err
+	}
+	routers, err := n.m.List()
+	if err != nil {
+		return netapi.ListRoutersResult{}, n.fail(netapi.ListRouters, err)
+	}
+	return netapi.ListRoutersResult{Routers: routers}, nil
+}
+
 // RouterStatus is netapi.RouterStatus.
 func (n *NetAgent) RouterStatus(ctx context.Context, p netapi.RouterStatusParams) (netapi.RouterStatusResult, error) {
 	if err := n.check(netapi.RouterStatus, p.HostUUID, p.RouterUUID); err != nil {
@@ -242,13 +268,23 @@ func (n *NetAgent) RouterStatus(ctx context.Context, p netapi.RouterStatusParams
 }
 
 func (n *NetAgent) check(op, hostUUID, routerUUID string) error {
+	if err := n.checkHost(op, hostUUID); err != nil {
+		return err
+	}
+	if routerUUID == "" {
+		return n.fail(op, models.Invalid("router uuid is empty"))
+	}
+	return nil
+}
+
+// checkHost refuses a request meant for another host's agent, or any when
+// the router manager could not start.
+func (n *NetAgent) checkHost(op, hostUUID string) error {
 	switch {
 	case n.err != nil:
 		return n.fail(op, n.err)
 	case hostUUID != "" && hostUUID != n.hostUUID:
 		return n.fail(op, models.Invalid("agent of host %s was asked about host %s", n.hostUUID, hostUUID))
-	case routerUUID == "":
-		return n.fail(op, models.Invalid("router uuid is empty"))
 	}
 	return nil
 }

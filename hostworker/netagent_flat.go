@@ -92,28 +92,36 @@ func (f *FlatNet) run(ctx context.Context, op, hostUUID string, fn func(context.
 // HostAddresses is netapi.ActHostAddresses.
 func (f *FlatNet) HostAddresses(ctx context.Context, p netapi.HostAddressesParams) (netapi.HostAddressesResult, error) {
 	var out netapi.HostAddressesResult
-	err := f.run(ctx, netapi.ActHostAddresses, p.HostUUID, func(context.Context) error {
-		nl, err := f.netlinkHandle()
-		if err != nil {
-			return err
-		}
-		defer nl.Close()
-		addrs, err := nl.AddrList(nil, netlink.FAMILY_V4)
-		if err != nil {
-			return fmt.Errorf("list addresses: %w", err)
-		}
-		for _, a := range addrs {
-			ip, ok := netip.AddrFromSlice(a.IP.To4())
-			if !ok || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-				continue
-			}
-			ones, _ := a.Mask.Size()
-			out.Addresses = append(out.Addresses, netip.PrefixFrom(ip, ones))
-		}
-		slices.SortFunc(out.Addresses, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-		return nil
+	err := f.run(ctx, netapi.ActHostAddresses, p.HostUUID, func(context.Context) (err error) {
+		out.Addresses, err = f.addresses()
+		return err
 	})
 	return out, err
+}
+
+// addresses are the host's IPv4 addresses but loopback and link-local,
+// sorted.
+func (f *FlatNet) addresses() ([]netip.Prefix, error) {
+	nl, err := f.netlinkHandle()
+	if err != nil {
+		return nil, err
+	}
+	defer nl.Close()
+	addrs, err := nl.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP.To4())
+		if !ok || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		out = append(out, netip.PrefixFrom(ip, ones))
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out, nil
 }
 
 func (f *FlatNet) netlinkHandle() (*netlink.Handle, error) {
@@ -207,13 +215,13 @@ func (f *FlatNet) SetDHCP(ctx context.Context, p netapi.SetDHCPParams) error {
 	return f.run(ctx, netapi.ActSetDHCP, p.HostUUID, func(ctx context.Context) error {
 		d := p.DHCP
 		spec := network.DHCPSpec{L3UUID: d.L3UUID, Bridge: d.Bridge, Uplink: d.Uplink, ServerIP: d.ServerIP,
-			Gateway: d.Gateway, DNS: d.DNS, Domain: d.Domain, MTU: d.MTU, ServeDNS: d.ServeDNS}
+			Gateway: d.Gateway, DNS: d.DNS, Domain: d.Domain, MTU: d.MTU, ServeDNS: d.ServeDNS, Metadata: d.Metadata}
 		for _, h := range d.Hosts {
 			mac, err := net.ParseMAC(h.MAC)
 			if err != nil {
 				return fmt.Errorf("dhcp host %s: %w: %w", h.MAC, err, models.ErrInvalid)
 			}
-			spec.Hosts = append(spec.Hosts, network.DHCPHost{MAC: mac, IP: h.IP, Hostname: h.Hostname})
+			spec.Hosts = append(spec.Hosts, network.DHCPHost{MAC: mac, IP: h.IP, Hostname: h.Hostname, Metadata: metadataOf(h.Metadata)})
 		}
 		return f.host.EnsureDHCP(ctx, spec)
 	})
@@ -268,4 +276,12 @@ func (f *FlatNet) DeleteEIP(ctx context.Context, p netapi.DeleteEIPParams) error
 	return f.run(ctx, netapi.ActDeleteEIP, p.HostUUID, func(ctx context.Context) error {
 		return f.host.DeleteEIP(ctx, p.EIPUUID)
 	})
+}
+
+// metadataOf converts a NIC's wire metadata (nil: none).
+func metadataOf(m *netapi.FlatMetadata) *network.Metadata {
+	if m == nil {
+		return nil
+	}
+	return &network.Metadata{InstanceID: m.InstanceID, Hostname: m.Hostname, UserData: m.UserData, SSHKeys: m.SSHKeys}
 }

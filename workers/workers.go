@@ -71,6 +71,8 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	workflows.RegisterVMGuest(w)
 	workflows.RegisterVolumeQoS(w)
 	workflows.RegisterImages(w)
+	workflows.RegisterStorageLifecycle(w)
+	workflows.RegisterSftp(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

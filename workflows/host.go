@@ -126,16 +126,22 @@ func reportStorages(ctx workflow.Context, hostUUID string) error {
 		return err
 	}
 	for _, ps := range storages {
-		var c hostapi.StorageCapacityResult
-		if err := onHost(ctx, hostUUID, hostapi.ActStorageCapacity, hostapi.StorageCapacityParams{PrimaryStorageUUID: ps.PSUUID, Path: ps.URL}, &c); err != nil {
-			return err
-		}
-		if err := local(ctx, activities.PSRecordCapacity, activities.PSCapacityParams{PSUUID: ps.PSUUID, HostUUID: hostUUID,
-			Total: c.TotalBytes, Available: c.AvailableBytes}, nil); err != nil {
+		if err := reportStorage(ctx, hostUUID, ps); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// reportStorage has a host check one directory primary storage (made if
+// missing, writable) and records the capacity it reports.
+func reportStorage(ctx workflow.Context, hostUUID string, ps activities.HostStorage) error {
+	var c hostapi.StorageCapacityResult
+	if err := onHost(ctx, hostUUID, hostapi.ActStorageCapacity, hostapi.StorageCapacityParams{PrimaryStorageUUID: ps.PSUUID, Path: ps.URL}, &c); err != nil {
+		return err
+	}
+	return local(ctx, activities.PSRecordCapacity, activities.PSCapacityParams{PSUUID: ps.PSUUID, HostUUID: hostUUID,
+		Total: c.TotalBytes, Available: c.AvailableBytes}, nil)
 }
 
 // startPing starts the host's liveness workflow, unless it runs already.

@@ -151,6 +151,9 @@ func realizeL2s(ctx workflow.Context, s *saga, plan netapi.ClusterL2sResult) err
 	}
 	for _, l := range plan.L2s {
 		vteps := make([]netip.Addr, len(plan.Hosts))
+		// Hosts that do not answer stay peers with the VTEP they had: a
+		// lost agent does not mean a lost data plane.
+		var lost []netip.Addr
 		if l.Spec.Type == netapi.L2VXLAN {
 			for i, h := range plan.Hosts {
 				v, ok := netapi.PickVTEP(addrs[i], l.VTEPCIDR)
@@ -159,12 +162,17 @@ func realizeL2s(ctx workflow.Context, s *saga, plan netapi.ClusterL2sResult) err
 				}
 				vteps[i] = v
 			}
+			for _, h := range plan.Lost {
+				if v, ok := netapi.PickVTEP(h.Addresses, l.VTEPCIDR); ok {
+					lost = append(lost, v)
+				}
+			}
 		}
 		for i, h := range plan.Hosts {
 			spec := l.Spec
 			if spec.Type == netapi.L2VXLAN {
 				spec.VTEPIP = vteps[i]
-				spec.Peers = slices.Concat(vteps[:i], vteps[i+1:])
+				spec.Peers = slices.Concat(vteps[:i], vteps[i+1:], lost)
 			}
 			if s != nil {
 				s.add(func(ctx workflow.Context) error {

@@ -21,6 +21,8 @@ const (
 	ActRouterMoveHost      = "db.RouterMoveHost"
 	ActRoutersOfHost       = "db.RoutersOfHost"
 	ActRouterMarkConnected = "db.RouterMarkConnected"
+	ActRouterStrays        = "db.RouterStrays"
+	ActRouterLeftoversDone = "db.RouterLeftoversDone"
 )
 
 // RouterMigrateParams are MigrateVm's params for a router; an empty
@@ -38,6 +40,9 @@ type RouterMigration struct {
 	DstHost    string   `json:"dstHostUuid"`
 	DstCluster string   `json:"dstClusterUuid"`
 	L2UUIDs    []string `json:"l2NetworkUuids"`
+	// SrcLost: the router's host stopped answering; the router is rebuilt
+	// elsewhere and the lost host removes it when it is back.
+	SrcLost bool `json:"srcLost,omitempty"`
 }
 
 // RouterMoveParams records a router's move from one host to another.
@@ -46,6 +51,21 @@ type RouterMoveParams struct {
 	From        string `json:"from"`
 	To          string `json:"to"`
 	ClusterUUID string `json:"clusterUuid"`
+	// Leftover: From could not be reached and may still run the router.
+	Leftover bool `json:"leftover,omitempty"`
+}
+
+// RouterStraysParams are the routers present on a host.
+type RouterStraysParams struct {
+	HostUUID string   `json:"hostUuid"`
+	Present  []string `json:"present"`
+}
+
+// RouterStray is a router a host must remove, with the generation that
+// orders the removal after the specs sent before (0: the router is gone).
+type RouterStray struct {
+	RouterUUID string `json:"routerUuid"`
+	Generation int64  `json:"generation"`
 }
 
 // RouterMigrateWorkflow moves a running router to another host: the
@@ -56,6 +76,11 @@ type RouterMoveParams struct {
 // once more, which announces the router's addresses now that the source
 // no longer answers for them. A failure removes the destination and
 // converges the source again (a no-op on the untouched source).
+//
+// A router whose host was lost (Unknown, Disconnected) is evacuated the
+// same way without touching its source: the source is recorded as having
+// a leftover, which it removes when it answers again (reconcileRouters),
+// and a failure leaves the router Unknown on its lost host.
 func RouterMigrateWorkflow(ctx workflow.Context, p RouterMigrateParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
@@ -63,11 +88,17 @@ func RouterMigrateWorkflow(ctx workflow.Context, p RouterMigrateParams) (res act
 	if err = local(ctx, ActRouterMigrateBegin, p, &m); err != nil {
 		return res, err
 	}
+	before := models.VMRunning
+	if m.SrcLost {
+		before = models.VMUnknown
+	}
 	s.add(func(ctx workflow.Context) error {
-		return local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMRunning}, nil)
+		return local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: before}, nil)
 	})
-	// Runs last on a rollback, once the destination is gone.
-	s.add(func(ctx workflow.Context) error { return ensureRouterOn(ctx, p.RouterUUID, m.SrcHost) })
+	if !m.SrcLost {
+		// Runs last on a rollback, once the destination is gone.
+		s.add(func(ctx workflow.Context) error { return ensureRouterOn(ctx, p.RouterUUID, m.SrcHost) })
+	}
 	if err = routerNetworksOn(ctx, m.DstCluster, m.L2UUIDs); err != nil {
 		return res, err
 	}
@@ -75,14 +106,17 @@ func RouterMigrateWorkflow(ctx workflow.Context, p RouterMigrateParams) (res act
 	if err = ensureRouterOn(ctx, p.RouterUUID, m.DstHost); err != nil {
 		return res, err
 	}
-	if err = local(ctx, ActRouterMoveHost, RouterMoveParams{RouterUUID: p.RouterUUID, From: m.SrcHost, To: m.DstHost, ClusterUUID: m.DstCluster}, nil); err != nil {
+	if err = local(ctx, ActRouterMoveHost, RouterMoveParams{RouterUUID: p.RouterUUID, From: m.SrcHost, To: m.DstHost, ClusterUUID: m.DstCluster,
+		Leftover: m.SrcLost}, nil); err != nil {
 		return res, err
 	}
 	s.add(func(ctx workflow.Context) error {
 		return local(ctx, ActRouterMoveHost, RouterMoveParams{RouterUUID: p.RouterUUID, From: m.DstHost, To: m.SrcHost, ClusterUUID: m.SrcCluster}, nil)
 	})
-	if err = deleteOnHost(ctx, m.SrcHost, p.RouterUUID); err != nil {
-		return res, err
+	if !m.SrcLost {
+		if err = deleteOnHost(ctx, m.SrcHost, p.RouterUUID); err != nil {
+			return res, err
+		}
 	}
 	if err = ensureRouterOn(ctx, p.RouterUUID, m.DstHost); err != nil {
 		return res, err
@@ -136,6 +170,9 @@ func reconcileRouters(ctx workflow.Context, hostUUID string) {
 		return
 	}
 	log := workflow.GetLogger(ctx)
+	if workflow.GetVersion(ctx, routerStraysChange, workflow.DefaultVersion, 1) == 1 {
+		removeStrayRouters(ctx, hostUUID)
+	}
 	var routers []string
 	if err := local(ctx, ActRoutersOfHost, activities.HostRef{HostUUID: hostUUID}, &routers); err != nil {
 		log.Warn("routers not reconciled", "host_uuid", hostUUID, "error", err)
@@ -149,6 +186,44 @@ func reconcileRouters(ctx workflow.Context, hostUUID string) {
 		if err := local(ctx, ActRouterMarkConnected, RouterRef{RouterUUID: r, HostUUID: hostUUID}, nil); err != nil {
 			log.Warn("router reconciled but not recorded", "host_uuid", hostUUID, "router_uuid", r, "error", err)
 		}
+	}
+}
+
+// routerStraysChange gates the removal of stray routers added to the
+// routers' reconciliation.
+const routerStraysChange = "2026-12-06-router-strays"
+
+// removeStrayRouters has a host remove the routers it must no longer run:
+// those evacuated while it was lost and those destroyed meanwhile. The
+// host's leftovers are forgotten once all are gone; a failure is logged
+// and tried again at the next reconciliation.
+func removeStrayRouters(ctx workflow.Context, hostUUID string) {
+	log := workflow.GetLogger(ctx)
+	var present netapi.ListRoutersResult
+	if err := onHost(ctx, hostUUID, netapi.ListRouters, netapi.ListRoutersParams{HostUUID: hostUUID}, &present); err != nil {
+		log.Warn("stray routers not looked for", "host_uuid", hostUUID, "error", err)
+		return
+	}
+	var strays []RouterStray
+	if err := local(ctx, ActRouterStrays, RouterStraysParams{HostUUID: hostUUID, Present: present.Routers}, &strays); err != nil {
+		log.Warn("stray routers not looked for", "host_uuid", hostUUID, "error", err)
+		return
+	}
+	removed := true
+	for _, r := range strays {
+		err := onHost(ctx, hostUUID, netapi.DeleteRouter, netapi.DeleteRouterParams{HostUUID: hostUUID, RouterUUID: r.RouterUUID, Generation: r.Generation}, nil)
+		if err != nil {
+			log.Warn("stray router not removed", "host_uuid", hostUUID, "router_uuid", r.RouterUUID, "error", err)
+			removed = false
+			continue
+		}
+		log.Info("stray router removed", "host_uuid", hostUUID, "router_uuid", r.RouterUUID)
+	}
+	if !removed {
+		return
+	}
+	if err := local(ctx, ActRouterLeftoversDone, activities.HostRef{HostUUID: hostUUID}, nil); err != nil {
+		log.Warn("router leftovers not forgotten", "host_uuid", hostUUID, "error", err)
 	}
 }
 

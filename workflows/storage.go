@@ -131,7 +131,7 @@ func AddImageWorkflow(ctx workflow.Context, p activities.AddImageParams) (res ac
 			return res, err
 		}
 		if err = local(ctx, activities.ImageRecordDownloaded, activities.ImageDownloadedParams{ImageUUID: p.ImageUUID, BSUUID: bs,
-			InstallURL: img.InstallURL, Format: img.Format, Size: img.Size, ActualSize: img.ActualSize, MD5Sum: img.MD5Sum}, nil); err != nil {
+			InstallURL: img.InstallURL, InstallPath: img.InstallPath, Format: img.Format, Size: img.Size, ActualSize: img.ActualSize, MD5Sum: img.MD5Sum}, nil); err != nil {
 			return res, err
 		}
 	}

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"slices"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zcloud/zcloud/activities"
@@ -23,12 +25,36 @@ func RegisterVMGuest(w workflowRegistry) {
 	w.RegisterWorkflowWithOptions(SetVMStaticIPWorkflow, workflow.RegisterOptions{Name: SetVMStaticIP})
 }
 
+// guestTagMetadataChange: a guest tag change reaches the flat metadata
+// service of a running VM's host.
+const guestTagMetadataChange = "2026-12-06-guest-tag-metadata"
+
 // SetVMGuestTagWorkflow is Set/DeleteVmSshKey and Set/DeleteVmHostname:
 // it records the tag; the VM's config drive carries it from its next start
-// (cloud-init reads it at boot), as in ZStack.
-func SetVMGuestTagWorkflow(ctx workflow.Context, p activities.GuestTagParams) (activities.Result, error) {
-	if err := local(ctx, activities.VMGuestTagSet, p, nil); err != nil {
-		return activities.Result{}, err
+// (cloud-init reads it at boot), as in ZStack. A running VM's host also
+// gets the new value at once for its flat metadata service (L3s with the
+// Userdata service); if that fails, the tag is put back.
+func SetVMGuestTagWorkflow(ctx workflow.Context, p activities.GuestTagParams) (res activities.Result, err error) {
+	var s saga
+	defer finish(ctx, &s, &err)
+	var r activities.GuestTagResult
+	if err = local(ctx, activities.VMGuestTagSet, p, &r); err != nil {
+		return res, err
+	}
+	served := slices.Contains([]string{activities.SSHKeyTag, activities.HostnameTag, activities.UserdataTag}, p.Prefix)
+	if workflow.GetVersion(ctx, guestTagMetadataChange, workflow.DefaultVersion, 1) == 1 && served &&
+		r.Prev != p.Value && onItsHost(r.State, r.HostUUID) {
+		s.add(func(ctx workflow.Context) error {
+			back := p
+			back.Value = r.Prev
+			if err := local(ctx, activities.VMGuestTagSet, back, nil); err != nil {
+				return err
+			}
+			return vmNetworkOnHost(ctx, r.HostUUID, p.VMUUID)
+		})
+		if err = vmNetworkOnHost(ctx, r.HostUUID, p.VMUUID); err != nil {
+			return res, err
+		}
 	}
 	return inventory(ctx, "VmInstance", p.VMUUID, "inventory")
 }

@@ -97,6 +97,8 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerVMGuest(w)
 	a.registerVolumeQoS(w)
 	a.registerImages(w)
+	a.registerSftp(w)
+	a.registerStorageLifecycle(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

@@ -70,6 +70,9 @@ func (a *Activities) HostRecordConnect(ctx context.Context, p activities.HostCon
 	if err := a.Store.SetHostSealingKey(ctx, p.HostUUID, p.Facts.SealingKey); err != nil {
 		return wrap(err)
 	}
+	if err := a.Store.SetHostAddresses(ctx, p.HostUUID, p.Facts.Addresses); err != nil {
+		return wrap(err)
+	}
 	_, err := a.Store.DB().ExecContext(ctx, `UPDATE hosts SET agent_version = ?, ping_failures = 0 WHERE uuid = ?`, p.Facts.AgentVersion, p.HostUUID)
 	return err
 }
@@ -112,7 +115,11 @@ func (a *Activities) HostRecordPing(ctx context.Context, p activities.HostPingPa
 	if err != nil {
 		return rec, err
 	}
-	rec.ReconcileRouters = len(lost) > 0
+	leftovers, err := a.Store.HasRouterLeftovers(ctx, h.UUID)
+	if err != nil {
+		return rec, err
+	}
+	rec.ReconcileRouters = len(lost) > 0 || leftovers
 	known, err := a.Store.HostVMStates(ctx, h.UUID)
 	if err != nil {
 		return rec, err

@@ -231,7 +231,7 @@ func (a *Activities) imageRefs(ctx context.Context, imageUUID string, bsUUIDs []
 	out := []activities.ImageRef{}
 	for _, r := range rows {
 		if len(bsUUIDs) == 0 || slices.Contains(bsUUIDs, r.BSUUID) {
-			out = append(out, activities.ImageRef{BSUUID: r.BSUUID, Status: r.Status, Agent: r.Type == bsapi.Type})
+			out = append(out, activities.ImageRef{BSUUID: r.BSUUID, Status: r.Status, Agent: bsHasAgent(r.Type)})
 		}
 	}
 	for _, b := range bsUUIDs {
@@ -337,18 +337,10 @@ func (a *Activities) ImageDeletePolicy(ctx context.Context, _ activities.ImageOp
 	return a.Store.GlobalConfigValue(ctx, "image", "deletionPolicy", models.DeletePolicyDelay), nil
 }
 
-// imageURL is where hosts fetch an image: a backup storage agent's copy,
+// imageURL is where hostUUID fetches an image: a backup storage's copy,
 // else (simulator backup storage) its record's URL.
-func (a *Activities) imageURL(ctx context.Context, img models.Image) (string, error) {
-	var copies []string
-	if err := a.Store.DB().SelectContext(ctx, &copies, `SELECT install_path FROM image_backup_storage_refs
-		WHERE image_uuid = ? AND status = ? AND install_path LIKE 'http%' ORDER BY create_date`, img.UUID, models.ImageReady); err != nil {
-		return "", err
-	}
-	if len(copies) > 0 {
-		return copies[0], nil
-	}
-	return img.URL, nil
+func (a *Activities) imageURL(ctx context.Context, img models.Image, hostUUID string) (string, error) {
+	return a.imageFetchURL(ctx, img.UUID, hostUUID, img.URL)
 }
 
 // createVolumeFromTemplateRecord records a data volume made of a data
@@ -433,7 +425,7 @@ func (a *Activities) TemplateVolumeInfo(ctx context.Context, p activities.Volume
 	if err := a.Store.Get(ctx, store.ResImage, string(v.RootImageUUID), &img); err != nil {
 		return vi, wrap(err)
 	}
-	url, err := a.imageURL(ctx, img)
+	url, err := a.imageURL(ctx, img, vi.HostUUID)
 	if err != nil {
 		return vi, wrap(err)
 	}

@@ -57,6 +57,9 @@ func deleteBSRecord(ctx context.Context, a *Activities, args map[string]any, p a
 	if _, err := deleteOp(store.ResBackupStorage, "image_backup_storage_refs", "backup_storage_uuid")(ctx, a, args, p); err != nil {
 		return activities.Result{}, err
 	}
+	if err := a.Store.DeleteSftpKey(ctx, str(args, "uuid")); err != nil {
+		return activities.Result{}, err
+	}
 	return activities.Result{}, a.Store.DeleteSSHPassword(ctx, str(args, "uuid"))
 }
 
@@ -73,7 +76,8 @@ func (a *Activities) bsTarget(ctx context.Context, bsUUID string) (models.Backup
 }
 
 // BSDeployAgent installs (or updates) and starts the agent of an ImageStore
-// backup storage over SSH, serving its directory on BSPort.
+// backup storage over SSH, serving its directory on BSPort. An Sftp backup
+// storage's agent serves HTTP on loopback only: hosts fetch over SSH.
 func (a *Activities) BSDeployAgent(ctx context.Context, p activities.BSRef) (sshdeploy.DeployResult, error) {
 	if a.Agents == nil || a.Agents.Deployer == nil {
 		return sshdeploy.DeployResult{}, wrap(models.Unavailable("this control plane has no agent binary to deploy (zcloud server --agent-binary)"))
@@ -84,11 +88,16 @@ func (a *Activities) BSDeployAgent(ctx context.Context, p activities.BSRef) (ssh
 	}
 	cfg := map[string]string{KeyMode: ModeBS, KeyBSDir: bs.URL, KeyBSListen: "0.0.0.0:" + BSPort,
 		KeyBSURL: "http://" + string(bs.Hostname) + ":" + BSPort}
+	if bs.Type == SftpType {
+		cfg[KeyBSListen], cfg[KeyBSURL] = "127.0.0.1:"+BSPort, "http://127.0.0.1:"+BSPort
+	}
 	return a.Agents.Deployer.DeployAgent(ctx, sshdeploy.DeployParams{Target: t, HostUUID: p.BSUUID,
 		TemporalAddress: a.Agents.TemporalAddress, TemporalNamespace: a.Agents.TemporalNamespace, Config: cfg})
 }
 
-// BSUndeployAgent stops and removes the agent of a backup storage.
+// BSUndeployAgent stops and removes the agent of a backup storage, and
+// the public key of an Sftp backup storage from its user's
+// authorized_keys (both tried; the errors are joined).
 func (a *Activities) BSUndeployAgent(ctx context.Context, p activities.BSRef) (sshdeploy.UndeployResult, error) {
 	bs, t, err := a.bsTarget(ctx, p.BSUUID)
 	if err != nil {
@@ -97,13 +106,21 @@ func (a *Activities) BSUndeployAgent(ctx context.Context, p activities.BSRef) (s
 		}
 		return sshdeploy.UndeployResult{}, wrap(err)
 	}
-	if bs.Type != bsapi.Type {
+	if !bsHasAgent(bs.Type) {
 		return sshdeploy.UndeployResult{}, nil
 	}
 	if a.Agents == nil || a.Agents.Deployer == nil {
 		return sshdeploy.UndeployResult{}, wrap(models.Unavailable("this control plane cannot reach backup storage hosts over SSH"))
 	}
-	return a.Agents.Deployer.UndeployAgent(ctx, sshdeploy.UndeployParams{Target: t, HostUUID: p.BSUUID})
+	var keyErr error
+	if bs.Type == SftpType {
+		keyErr = wrap(a.removeSftpKey(ctx, bs.UUID, t))
+	}
+	res, err := a.Agents.Deployer.UndeployAgent(ctx, sshdeploy.UndeployParams{Target: t, HostUUID: p.BSUUID})
+	if err == nil {
+		err = keyErr
+	}
+	return res, err
 }
 
 // BSRecordConnect records a connected backup storage agent.
@@ -138,9 +155,12 @@ func (a *Activities) ImageAddRecord(ctx context.Context, p activities.AddImagePa
 		if err := mustExist(ctx, a, store.ResBackupStorage, b, &bs); err != nil {
 			return out, wrap(err)
 		}
+		if bs.State != models.StateEnabled {
+			return out, wrap(models.Unavailable("backup storage[uuid:%s] is %s: it takes no new images", b, bs.State).WithCode(models.CodeAllocation))
+		}
 		switch bs.Type {
 		case "SimulatorBackupStorage":
-		case bsapi.Type:
+		case bsapi.Type, SftpType:
 			if bs.Status != models.StatusConnected {
 				return out, wrap(models.Unavailable("backup storage[uuid:%s] is %s", b, bs.Status))
 			}
@@ -187,8 +207,18 @@ func (a *Activities) tagImage(ctx context.Context, p activities.AddImageParams) 
 // ImageRecordDownloaded records one backup storage's copy of an image; the
 // image is Ready, with the size and format its copy has, once every copy is.
 func (a *Activities) ImageRecordDownloaded(ctx context.Context, p activities.ImageDownloadedParams) error {
+	// An Sftp backup storage's copy is its file on the backup storage
+	// host (ZStack's installPath); hosts get an sftp:// URL made from it.
+	install := p.InstallURL
+	var bs models.BackupStorage
+	if err := a.Store.Get(ctx, store.ResBackupStorage, p.BSUUID, &bs); err == nil && bs.Type == SftpType {
+		if p.InstallPath == "" {
+			return wrap(models.Invalid("the agent of backup storage[uuid:%s] reported no install path", p.BSUUID))
+		}
+		install = p.InstallPath
+	}
 	_, err := a.Store.DB().ExecContext(ctx, `UPDATE image_backup_storage_refs SET install_path = ?, status = ?, last_op_date = ?
-		WHERE image_uuid = ? AND backup_storage_uuid = ?`, p.InstallURL, models.ImageReady, models.Now(), p.ImageUUID, p.BSUUID)
+		WHERE image_uuid = ? AND backup_storage_uuid = ?`, install, models.ImageReady, models.Now(), p.ImageUUID, p.BSUUID)
 	if err != nil {
 		return wrap(err)
 	}

@@ -118,6 +118,13 @@ func (a *Activities) NetClusterL2s(ctx context.Context, p netapi.ClusterL2sParam
 		out.ClusterUUID, models.StatusConnected, HypervisorKVM); err != nil {
 		return out, wrap(err)
 	}
+	lost, addrs, err := a.Store.LostHostAddresses(ctx, out.ClusterUUID, HypervisorKVM)
+	if err != nil {
+		return out, wrap(err)
+	}
+	for _, h := range lost {
+		out.Lost = append(out.Lost, netapi.LostHost{UUID: h, Addresses: addrs[h]})
+	}
 	uuids := p.L2UUIDs
 	if len(uuids) == 0 {
 		if err := db.SelectContext(ctx, &uuids, `SELECT l2_network_uuid FROM l2_network_cluster_refs WHERE cluster_uuid = ?`, out.ClusterUUID); err != nil {
@@ -273,12 +280,21 @@ func (a *Activities) flatDHCP(ctx context.Context, l3UUID string, nics []nicRow)
 		return netapi.FlatDHCP{}, err
 	}
 	d.ServeDNS = n > 0
+	if d.Metadata, err = a.flatMetadataOn(ctx, l3UUID); err != nil {
+		return netapi.FlatDHCP{}, err
+	}
 	for _, n := range nics {
 		x, err := netip.ParseAddr(string(n.IP))
 		if err != nil {
 			continue
 		}
-		d.Hosts = append(d.Hosts, netapi.FlatDHCPHost{MAC: n.MAC, IP: x, Hostname: hostname(n.VMName, n.VMUUID)})
+		h := netapi.FlatDHCPHost{MAC: n.MAC, IP: x, Hostname: hostname(n.VMName, n.VMUUID)}
+		if d.Metadata {
+			if h.Metadata, err = a.flatMetadata(ctx, n.VMUUID, h.Hostname); err != nil {
+				return netapi.FlatDHCP{}, err
+			}
+		}
+		d.Hosts = append(d.Hosts, h)
 	}
 	return d, nil
 }

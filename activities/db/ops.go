@@ -76,7 +76,7 @@ var ops = map[string]opFunc{
 
 // opTables are the operation tables of every area of the product: ops
 // above, other areas (networking, hybrid cloud) in their own files.
-var opTables = []map[string]opFunc{ops, networkOps, hybridOps, imageOps}
+var opTables = []map[string]opFunc{ops, networkOps, hybridOps, imageOps, sftpOps, storageLifecycleOps}
 
 // createdResources names the resource each create operation makes, so that
 // the tags given with the API land on it. Other areas add their own maps.
@@ -84,7 +84,7 @@ var createdResources = []map[string]string{{
 	"CreateZone": store.ResZone, "CreateCluster": store.ResCluster, "AddSimulatorHost": store.ResHost, "AddKVMHost": store.ResHost, "AddImageStoreBackupStorage": store.ResBackupStorage, "CreateDataVolume": store.ResVolume, "CreateDataVolumeFromVolumeSnapshot": store.ResVolume, "AddLocalPrimaryStorage": store.ResPrimaryStorage, "AddSharedMountPointPrimaryStorage": store.ResPrimaryStorage,
 	"AddImage": store.ResImage, "CreateL3Network": store.ResL3Network, "CreateL2NoVlanNetwork": store.ResL2Network,
 	"CreateInstanceOffering": store.ResInstanceOffering, "CreateDiskOffering": store.ResDiskOffering,
-}, networkCreated, imageCreated}
+}, networkCreated, imageCreated, sftpCreated}
 
 func lookupOp(name string) (opFunc, bool) {
 	for _, t := range opTables {

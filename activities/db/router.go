@@ -34,6 +34,8 @@ func (a *Activities) registerRouter(w worker.Registry) {
 		workflows.ActRouterMoveHost:      a.RouterMoveHost,
 		workflows.ActRoutersOfHost:       a.RoutersOfHost,
 		workflows.ActRouterMarkConnected: a.RouterMarkConnected,
+		workflows.ActRouterStrays:        a.RouterStrays,
+		workflows.ActRouterLeftoversDone: a.RouterLeftoversDone,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

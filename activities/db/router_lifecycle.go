@@ -23,7 +23,7 @@ func (a *Activities) RouterMigrateBegin(ctx context.Context, p workflows.RouterM
 		return workflows.RouterMigration{}, wrap(err)
 	}
 	return workflows.RouterMigration{SrcHost: m.SrcHost, SrcCluster: m.SrcCluster, DstHost: m.DstHost, DstCluster: m.DstCluster,
-		L2UUIDs: m.L2UUIDs}, nil
+		L2UUIDs: m.L2UUIDs, SrcLost: m.SrcLost}, nil
 }
 
 // RouterMoveHost records a router's switch-over to another host.
@@ -31,7 +31,26 @@ func (a *Activities) RouterMoveHost(ctx context.Context, p workflows.RouterMoveP
 	if err := a.Faults.check(workflows.ActRouterMoveHost); err != nil {
 		return wrap(err)
 	}
-	return wrap(a.Store.MoveRouterHost(ctx, p.RouterUUID, p.From, p.To, p.ClusterUUID))
+	return wrap(a.Store.MoveRouterHost(ctx, p.RouterUUID, p.From, p.To, p.ClusterUUID, p.Leftover))
+}
+
+// RouterStrays picks the routers present on a host that it must remove.
+func (a *Activities) RouterStrays(ctx context.Context, p workflows.RouterStraysParams) ([]workflows.RouterStray, error) {
+	strays, err := a.Store.RouterStrays(ctx, p.HostUUID, p.Present)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]workflows.RouterStray, len(strays))
+	for i, r := range strays {
+		out[i] = workflows.RouterStray{RouterUUID: r.RouterUUID, Generation: r.Generation}
+	}
+	return out, nil
+}
+
+// RouterLeftoversDone forgets a host's leftovers once it removed its
+// stray routers.
+func (a *Activities) RouterLeftoversDone(ctx context.Context, p activities.HostRef) error {
+	return wrap(a.Store.ClearRouterLeftovers(ctx, p.HostUUID))
 }
 
 // RoutersOfHost lists the routers a reconnected host must realise again:

@@ -137,8 +137,11 @@ func (a *Activities) allocate(ctx context.Context, vmUUID string, req store.Allo
 		return activities.HostAllocation{}, err
 	}
 	if len(cands) == 0 {
+		if err := a.psScopeRefusal(ctx, req); err != nil {
+			return activities.HostAllocation{}, err
+		}
 		return activities.HostAllocation{}, models.Unavailable("no host can hold the vm: none passed the filters "+
-			"(state Enabled, status Connected, hypervisor, cpu %d, memory %d, primary storage capacity %d, attached L2, image's zone)",
+			"(state Enabled, status Connected, hypervisor, cpu %d, memory %d, an Enabled, Connected primary storage with capacity %d, attached L2, image's zone)",
 			req.CPU, req.Memory, req.DiskSize).WithCode(models.CodeAllocation)
 	}
 	// Candidates with equally few VMs are tried in random order so that
@@ -180,7 +183,7 @@ func (a *Activities) VMAllocateHostForStart(ctx context.Context, p activities.VM
 		return activities.HostAllocation{}, err
 	}
 	req := store.AllocationRequest{CPU: int64(vm.CPUNum), Memory: vm.MemorySize, HostUUID: p.HostUUID, ClusterUUID: p.ClusterUUID,
-		PSUUID: string(vols[0].PrimaryStorageUUID)}
+		PSUUID: string(vols[0].PrimaryStorageUUID), ExistingVolumes: true}
 	for _, n := range nics {
 		req.L3UUIDs = append(req.L3UUIDs, n.L3NetworkUUID)
 	}
@@ -216,7 +219,9 @@ func (a *Activities) VMAllocateVolumes(ctx context.Context, p activities.VMAlloc
 		uuid := models.NameUUID(p.P.VMUUID, "volume", fmt.Sprint(i))
 		v := models.Volume{Base: models.Base{UUID: uuid, Name: name, CreateDate: now, LastOpDate: now},
 			PrimaryStorageUUID: models.Ref(p.Alloc.PSUUID), VMInstanceUUID: models.Ref(p.P.VMUUID),
-			Type: typ, Format: "qcow2", Size: size, DeviceID: i, State: models.StateEnabled, Status: models.VolumeCreating}
+			// A local storage takes the room from the allocated host's share.
+			HostUUID: models.Ref(p.Alloc.HostUUID),
+			Type:     typ, Format: "qcow2", Size: size, DeviceID: i, State: models.StateEnabled, Status: models.VolumeCreating}
 		if i == 0 {
 			v.Type, v.Name, v.RootImageUUID = "Root", "ROOT-for-"+p.P.Name, models.Ref(p.P.ImageUUID)
 		}
@@ -333,7 +338,7 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 	out := activities.VMSpecResult{HostUUID: string(vm.HostUUID), CPU: int64(vm.CPUNum), Memory: vm.MemorySize, State: vm.State,
 		VolumeHosts: map[string]string{},
 		Spec:        hostapi.VMSpec{UUID: vm.UUID, Name: vm.Name, CPUNum: vm.CPUNum, MemorySize: vm.MemorySize, Platform: vm.Platform}}
-	if err := a.deviceSpec(ctx, &out.Spec); err != nil {
+	if err := a.deviceSpec(ctx, &out.Spec, string(vm.HostUUID)); err != nil {
 		return out, err
 	}
 	if err := a.guestSpec(ctx, &out.Spec, string(vm.ClusterUUID)); err != nil {
@@ -349,14 +354,10 @@ func (a *Activities) VMSpec(ctx context.Context, p activities.VMRef) (activities
 		if err := a.Store.Get(ctx, store.ResImage, string(vm.ImageUUID), &img); err == nil {
 			imgURL = img.URL
 		}
-		// Hosts fetch from a backup storage agent's copy when there is one.
-		var copies []string
-		if err := a.Store.DB().SelectContext(ctx, &copies, `SELECT install_path FROM image_backup_storage_refs
-			WHERE image_uuid = ? AND status = ? AND install_path LIKE 'http%' ORDER BY create_date`, string(vm.ImageUUID), models.ImageReady); err != nil {
+		// Hosts fetch from a backup storage's copy when there is one.
+		var err error
+		if imgURL, err = a.imageFetchURL(ctx, string(vm.ImageUUID), string(vm.HostUUID), imgURL); err != nil {
 			return out, wrap(err)
-		}
-		if len(copies) > 0 {
-			imgURL = copies[0]
 		}
 	}
 	for _, v := range vols {

@@ -63,8 +63,9 @@ func (a *Activities) setTagValue(ctx context.Context, vmUUID, prefix, value stri
 }
 
 // deviceSpec adds to a VM's host spec what its device tags say: the
-// console password, the ISO in its CD-ROM and its boot order.
-func (a *Activities) deviceSpec(ctx context.Context, spec *hostapi.VMSpec) error {
+// console password, the ISO in its CD-ROM (fetched by hostUUID) and its
+// boot order.
+func (a *Activities) deviceSpec(ctx context.Context, spec *hostapi.VMSpec, hostUUID string) error {
 	pw, err := ConsolePassword(ctx, a.Store, spec.UUID)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func (a *Activities) deviceSpec(ctx context.Context, spec *hostapi.VMSpec) error
 		return err
 	}
 	if iso != "" {
-		if spec.ISO, err = a.isoSpec(ctx, iso); err != nil {
+		if spec.ISO, err = a.isoSpec(ctx, iso, hostUUID); err != nil {
 			return err
 		}
 	}
@@ -89,21 +90,16 @@ func (a *Activities) deviceSpec(ctx context.Context, spec *hostapi.VMSpec) error
 	return nil
 }
 
-// isoSpec is where hosts fetch an ISO image: a backup storage agent's copy
+// isoSpec is where hostUUID fetches an ISO image: a backup storage's copy
 // when there is one, else the image's URL.
-func (a *Activities) isoSpec(ctx context.Context, imageUUID string) (*hostapi.ISOSpec, error) {
+func (a *Activities) isoSpec(ctx context.Context, imageUUID, hostUUID string) (*hostapi.ISOSpec, error) {
 	var img models.Image
 	if err := a.Store.Get(ctx, store.ResImage, imageUUID, &img); err != nil {
 		return nil, wrap(err)
 	}
-	var copies []string
-	if err := a.Store.DB().SelectContext(ctx, &copies, `SELECT install_path FROM image_backup_storage_refs
-		WHERE image_uuid = ? AND status = ? AND install_path LIKE 'http%' ORDER BY create_date`, img.UUID, models.ImageReady); err != nil {
+	url, err := a.imageURL(ctx, img, hostUUID)
+	if err != nil {
 		return nil, err
-	}
-	url := img.URL
-	if len(copies) > 0 {
-		url = copies[0]
 	}
 	return &hostapi.ISOSpec{ImageUUID: img.UUID, URL: url}, nil
 }
@@ -172,7 +168,7 @@ func (a *Activities) VMISOSet(ctx context.Context, p activities.ISOParams) (acti
 		return out, wrap(models.Invalid("iso[uuid:%s] is not attached to vm[uuid:%s]", p.ExpectUUID, vm.UUID))
 	}
 	if prev != "" {
-		if out.PrevISO, err = a.isoSpec(ctx, prev); err != nil {
+		if out.PrevISO, err = a.isoSpec(ctx, prev, out.HostUUID); err != nil {
 			return out, err
 		}
 	}
@@ -187,7 +183,7 @@ func (a *Activities) VMISOSet(ctx context.Context, p activities.ISOParams) (acti
 		case img.Status != models.ImageReady:
 			return out, wrap(models.Conflict("image[uuid:%s] is %s, not %s", img.UUID, img.Status, models.ImageReady))
 		}
-		if out.ISO, err = a.isoSpec(ctx, img.UUID); err != nil {
+		if out.ISO, err = a.isoSpec(ctx, img.UUID, out.HostUUID); err != nil {
 			return out, err
 		}
 	}

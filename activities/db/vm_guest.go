@@ -69,25 +69,9 @@ func customMAC(systemTags []string, l3, def string) string {
 // userdata, sshkey and hostname tags; none of them: no config drive) and
 // its vCPU mode (its cluster's model tag, else the global config).
 func (a *Activities) guestSpec(ctx context.Context, spec *hostapi.VMSpec, clusterUUID string) error {
-	var g hostapi.GuestSpec
-	values := map[string]*string{activities.HostnameTag: &g.Hostname, activities.UserdataTag: &g.UserData}
-	for _, prefix := range []string{activities.HostnameTag, activities.UserdataTag, activities.SSHKeyTag} {
-		v, err := tagValue(ctx, a.Store, spec.UUID, prefix)
-		if err != nil {
-			return wrap(err)
-		}
-		switch {
-		case v == "":
-		case prefix == activities.SSHKeyTag:
-			g.SSHKeys = []string{v}
-		case prefix == activities.UserdataTag:
-			if v, err = activities.DecodeUserdata(v); err != nil {
-				return wrap(err)
-			}
-			fallthrough
-		default:
-			*values[prefix] = v
-		}
+	g, err := a.guestConfig(ctx, spec.UUID)
+	if err != nil {
+		return err
 	}
 	if g.Hostname != "" || g.UserData != "" || len(g.SSHKeys) > 0 {
 		spec.Guest = &g
@@ -130,17 +114,19 @@ func (a *Activities) VMGuestTagSet(ctx context.Context, p activities.GuestTagPar
 	default:
 		return activities.GuestTagResult{}, wrap(models.Invalid("tag %q is not a guest tag", p.Prefix))
 	}
-	if _, err := a.guestVM(ctx, p.VMUUID); err != nil {
+	vm, err := a.guestVM(ctx, p.VMUUID)
+	if err != nil {
 		return activities.GuestTagResult{}, err
 	}
 	prev, err := tagValue(ctx, a.Store, p.VMUUID, p.Prefix)
 	if err != nil {
 		return activities.GuestTagResult{}, err
 	}
+	res := activities.GuestTagResult{Prev: prev, State: vm.State, HostUUID: string(vm.HostUUID)}
 	if prev == p.Value {
-		return activities.GuestTagResult{Prev: prev}, nil
+		return res, nil
 	}
-	return activities.GuestTagResult{Prev: prev}, a.setTagValue(ctx, p.VMUUID, p.Prefix, p.Value)
+	return res, a.setTagValue(ctx, p.VMUUID, p.Prefix, p.Value)
 }
 
 // VMGuestTarget checks that a VM runs on the host a password was sealed

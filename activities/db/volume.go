@@ -83,6 +83,9 @@ func (a *Activities) VolumePlace(ctx context.Context, p activities.VolumePlacePa
 			if host == "" {
 				host = string(vm.HostUUID)
 			}
+			if err := a.psRefusal(ctx, string(v.PrimaryStorageUUID), false); err != nil {
+				return wrap(err)
+			}
 			return wrap(a.Store.PlaceVolume(ctx, p.VolumeUUID, string(v.PrimaryStorageUUID), host))
 		}
 	}

@@ -5,6 +5,7 @@
 package hostapi
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/zcloud/zcloud/models"
@@ -102,6 +103,9 @@ type HostFacts struct {
 	// such as IPsec pre-shared keys, are sealed to it. Empty: the agent
 	// can receive no secret.
 	SealingKey string `json:"sealingKey,omitempty"`
+	// Addresses are the host's IPv4 addresses when its agent runs host
+	// networking (VTEP candidates), kept for when the host does not answer.
+	Addresses []netip.Prefix `json:"addresses,omitempty"`
 }
 
 // PingParams checks an agent is alive and asks what runs on it.

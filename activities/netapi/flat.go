@@ -132,6 +132,8 @@ type FlatDHCPHost struct {
 	MAC      string     `json:"mac"`
 	IP       netip.Addr `json:"ip"`
 	Hostname string     `json:"hostname,omitempty"`
+	// Metadata is served to the NIC when the L3 has FlatDHCP.Metadata.
+	Metadata *FlatMetadata `json:"metadata,omitempty"`
 }
 
 // FlatDHCP is one L3 network's DHCP server on one host
@@ -149,6 +151,9 @@ type FlatDHCP struct {
 	// ServeDNS (the L3 has the Flat DNS service): the server answers DNS
 	// on ServerIP, forwarding to DNS, and guests get ServerIP as DNS.
 	ServeDNS bool `json:"serveDns,omitempty"`
+	// Metadata (the L3 has the Flat Userdata service): the host serves its
+	// hosts' Metadata at 169.254.169.254, routed through ServerIP.
+	Metadata bool `json:"metadata,omitempty"`
 }
 
 // SetDHCPParams converges an L3's DHCP server on a host.
@@ -256,6 +261,15 @@ type ClusterL2sResult struct {
 	ClusterUUID string      `json:"clusterUuid"`
 	Hosts       []string    `json:"hosts"`
 	L2s         []ClusterL2 `json:"l2s"`
+	// Lost are the cluster's KVM hosts that do not answer now, with the
+	// addresses they last reported: they stay VXLAN peers of the others.
+	Lost []LostHost `json:"lost,omitempty"`
+}
+
+// LostHost is a host that does not answer, with its last known addresses.
+type LostHost struct {
+	UUID      string         `json:"uuid"`
+	Addresses []netip.Prefix `json:"addresses"`
 }
 
 // HostPlanParams asks what a host runs for a VM's NICs, with the VM counted

@@ -98,6 +98,7 @@ func newCommand(logger *slog.Logger, level *slog.LevelVar) *cobra.Command {
 		},
 	}
 	cmd.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	cmd.AddCommand(newMetadataCommand(logger))
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "file of flag=value lines (keys are the flag names); flags given on the command line win")
 	fl.StringVar(&f.hostUUID, "host-uuid", "", "UUID of the host this agent serves (required)")

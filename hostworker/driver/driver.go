@@ -155,6 +155,11 @@ type Driver interface {
 	// a domain not running, is models.ErrConflict; a missing one
 	// models.ErrNotFound.
 	SetGuestPassword(ctx context.Context, vmUUID, account, password string) error
+
+	// CleanUpImageCache removes the cached images that no volume on the
+	// host uses as a backing file, no domain uses and no download is
+	// writing right now, and reports what it removed and kept.
+	CleanUpImageCache(ctx context.Context) (hostapi.CleanUpImageCacheResult, error)
 }
 
 // Base answers every Driver method with errors.ErrUnsupported. A driver that
@@ -326,6 +331,11 @@ func (Base) VolumeQoS(context.Context, string, hostapi.VolumeSpec) (hostapi.Volu
 // SetGuestPassword is not supported.
 func (Base) SetGuestPassword(context.Context, string, string, string) error {
 	return unsupported()
+}
+
+// CleanUpImageCache is not supported.
+func (Base) CleanUpImageCache(context.Context) (hostapi.CleanUpImageCacheResult, error) {
+	return hostapi.CleanUpImageCacheResult{}, unsupported()
 }
 
 // ValidateVM checks what every driver needs of a VM spec: an identity,

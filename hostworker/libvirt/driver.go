@@ -126,10 +126,17 @@ type Driver struct {
 	probed  ProbeResult
 
 	images singleflight.Group
+	// cacheUse marks the cached images being fetched now, which a cleanup
+	// keeps; cleanMu runs one cleanup at a time (image_cache.go).
+	cacheUse cacheUse
+	cleanMu  sync.Mutex
 	// cpuCaps caches the domain capabilities' vCPU models (guest.go).
 	cpuCaps cpuCapsCache
 	// http fetches images from the host itself, never through a proxy.
 	http *http.Client
+	// openSecret opens what the control plane sealed to this host's agent
+	// (sftp.go); nil until SetSecretOpener.
+	openSecret func(sealed string) (string, error)
 }
 
 var _ driver.Driver = (*Driver)(nil)

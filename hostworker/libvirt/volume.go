@@ -227,10 +227,11 @@ func (d *Driver) cachedImage(ctx context.Context, imageUUID, rawURL string) (cac
 		sum := sha256.Sum256([]byte(rawURL))
 		key = hex.EncodeToString(sum[:16])
 	}
-	path := filepath.Join(d.cfg.ImageCacheDir, key+".image")
+	path := filepath.Join(d.cfg.ImageCacheDir, key+cachedImageExt)
+	defer d.cacheUse.hold(path)()
 	v, err, _ := d.images.Do(path, func() (any, error) {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			if err := fetch(ctx, d.http, src, path); err != nil {
+			if err := d.fetchImage(ctx, src, path); err != nil {
 				return nil, err
 			}
 		} else if err != nil {
@@ -267,8 +268,14 @@ func imageSource(rawURL string) (*url.URL, error) {
 		if u.Hostname() != "" {
 			return u, nil
 		}
+	case hostapi.SftpScheme:
+		// An Sftp backup storage's file, its key sealed to this host.
+		if _, err := hostapi.ParseSftpSource(rawURL); err != nil {
+			return nil, err
+		}
+		return u, nil
 	}
-	return nil, fmt.Errorf("image url %q: %w: only file:// and http(s) URLs", rawURL, errors.ErrUnsupported)
+	return nil, fmt.Errorf("image url %q: %w: only file://, http(s) and sftp:// URLs", rawURL, errors.ErrUnsupported)
 }
 
 // fetch copies the image at src to path through a temporary file, and
@@ -309,6 +316,9 @@ func fetch(ctx context.Context, client *http.Client, src *url.URL, path string) 
 
 // download writes the content at src to w, stopping when ctx ends.
 func download(ctx context.Context, client *http.Client, src *url.URL, w io.Writer) error {
+	if src.Scheme == hostapi.SftpScheme {
+		return downloadSFTP(ctx, src, w)
+	}
 	if src.Scheme == "file" {
 		in, err := os.Open(src.Path)
 		if errors.Is(err, fs.ErrNotExist) {

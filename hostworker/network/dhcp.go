@@ -27,6 +27,8 @@ type DHCPHost struct {
 	MAC      net.HardwareAddr
 	IP       netip.Addr
 	Hostname string
+	// Metadata is what the L3's metadata service answers this NIC (with DHCPSpec.Metadata).
+	Metadata *Metadata
 }
 
 // DHCPSpec is the DHCP service of one L3 network on one host (ZStack's flat network: every host
@@ -49,6 +51,9 @@ type DHCPSpec struct {
 	// hosts file, the Domain is never forwarded, everything else goes to DNS. Without it dnsmasq
 	// serves DHCP only and hands out DNS.
 	ServeDNS bool
+	// Metadata runs the L3's metadata service (ensureMetadata): guests get a route to
+	// MetadataAddr through ServerIP and fetch their hosts' Metadata there.
+	Metadata bool
 	// LeaseTime defaults to 24h.
 	LeaseTime time.Duration
 	Hosts     []DHCPHost
@@ -154,6 +159,9 @@ func (h *Host) EnsureDHCP(ctx context.Context, s DHCPSpec) error {
 	if err != nil {
 		return err
 	}
+	if err := h.ensureMetadata(ctx, ns, n, s); err != nil {
+		return err
+	}
 	pidFile := filepath.Join(n.dir, "dnsmasq.pid")
 	pid, err := pidFromFile(pidFile, n.dir)
 	if err != nil {
@@ -208,10 +216,13 @@ func (h *Host) SetHostEntries(ctx context.Context, l3UUID string, entries []DHCP
 	return nil
 }
 
-// DeleteDHCP stops dnsmasq, removes the fence rules, the veth, the namespace and the state
+// DeleteDHCP stops dnsmasq and the metadata server, removes the fence rules, the veth, the namespace and the state
 // directory. Deleting a DHCP service that is gone succeeds.
 func (h *Host) DeleteDHCP(ctx context.Context, l3UUID string) error {
 	n := h.dhcpNames(l3UUID)
+	if err := stopByPIDFile(ctx, filepath.Join(n.dir, metadataPID), n.dir); err != nil {
+		return err
+	}
 	if err := stopByPIDFile(ctx, filepath.Join(n.dir, "dnsmasq.pid"), n.dir); err != nil {
 		return err
 	}
@@ -306,6 +317,9 @@ func dnsmasqConf(n dhcpNames, s DHCPSpec) []byte {
 	if s.MTU > 0 {
 		w("dhcp-option=option:mtu,%d", s.MTU)
 	}
+	if s.Metadata {
+		w("%s", metadataRoute(s))
+	}
 	return []byte(b.String())
 }
 
@@ -355,11 +369,16 @@ func hostsFile(entries []DHCPHost) []byte {
 
 // writeIfChanged writes data atomically unless the file already holds it.
 func writeIfChanged(path string, data []byte) (bool, error) {
+	return writeFileIfChanged(path, data, 0o644)
+}
+
+// writeFileIfChanged is writeIfChanged with the file's permissions.
+func writeFileIfChanged(path string, data []byte, perm os.FileMode) (bool, error) {
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
 		return false, nil
 	}
 	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, perm); err != nil {
 		return false, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

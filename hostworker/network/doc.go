@@ -13,6 +13,7 @@
 //	br_<phys>, br_<phys>_<vlan>, br_vx_<vni>   bridges of NoVlan, Vlan, VXLAN L2 networks
 //	<phys>.<vlan>, vxlan<vni>                   their uplinks (802.1Q / VXLAN devices)
 //	zd-<l3uuid8>, zdo<l3uuid8>/zdi<l3uuid8>     DHCP namespace, its veth (host/inside ends)
+//	169.254.169.254/32 on lo in zd-<l3uuid8>    the L3's metadata server (metadata.go)
 //	ze-<eipuuid8>, zep/zei<eipuuid8>, pub0/priv0 EIP namespace, its public/private veths
 //	nft bridge+inet zcloud_sg, bridge zcloud_dhcp, bridge zcloud_eip, ip zcloud_eip (in ze-)
 //

@@ -35,6 +35,9 @@ type HostOptions struct {
 	RunDir string
 	// DnsmasqPath is the dnsmasq binary. Default "dnsmasq" from PATH.
 	DnsmasqPath string
+	// MetadataCommand runs RunMetadataServer when given its flags (--dir, --listen, --daemon).
+	// Default: this executable's `metadata` subcommand (cmd/zcloud-hostworker).
+	MetadataCommand []string
 	// Logger receives progress logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -48,7 +51,9 @@ type Host struct {
 	netnsDir string
 	runDir   string
 	dnsmasq  string
-	log      *slog.Logger
+	// metadataCmd starts an L3's metadata server (HostOptions.MetadataCommand).
+	metadataCmd []string
+	log         *slog.Logger
 	// nftMu serialises read-modify-write of the shared nftables tables (id allocation, fences).
 	nftMu sync.Mutex
 }
@@ -79,6 +84,15 @@ func NewHost(opts HostOptions) (*Host, error) {
 		runDir:   opts.RunDir,
 		dnsmasq:  opts.DnsmasqPath,
 		log:      opts.Logger,
+	}
+	h.metadataCmd = opts.MetadataCommand
+	if len(h.metadataCmd) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("metadata server command: %w", err)
+		}
+		h.metadataCmd = []string{exe, "metadata"}
 	}
 	if h.netnsDir == "" {
 		h.netnsDir = DefaultNetNSDir

@@ -23,6 +23,7 @@ func (d *Driver) AttachISO(ctx context.Context, vmUUID string, iso hostapi.ISOSp
 	}
 	vm.Spec.ISO = &iso
 	d.domains[vmUUID] = vm
+	d.cacheImage(iso.ImageUUID)
 	return nil
 }
 

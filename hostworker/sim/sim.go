@@ -63,6 +63,9 @@ type Driver struct {
 	// consolePorts holds the VNC port of each running domain, handed out
 	// like libvirt's autoport: the lowest free one from 5900 (console.go).
 	consolePorts map[string]int
+	// cache holds the images fetched for volumes and CD-ROMs, by image
+	// UUID (image_cache.go).
+	cache map[string]bool
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -267,6 +270,7 @@ func (d *Driver) InstantiateVolume(ctx context.Context, vol hostapi.VolumeSpec) 
 	}
 	v := Volume{Spec: vol, ActualSize: vol.Size}
 	d.volumes[vol.UUID] = v
+	d.cacheImage(vol.ImageUUID)
 	return hostapi.InstantiateVolumeResult{InstallPath: vol.InstallPath, ActualSize: v.ActualSize}, nil
 }
 

@@ -27,12 +27,16 @@ type AllocationRequest struct {
 	L3UUIDs        []string
 	BSUUID         string // the backup storage holding the image: its zone must be the host's
 	AvoidHosts     []string
+	// ExistingVolumes says the VM's volumes are on PSUUID already (a
+	// start): a Disabled storage, which takes no new volumes, is fine.
+	ExistingVolumes bool
 }
 
 // HostCandidates runs the host allocator's filters in one query: host
 // Enabled and Connected; cluster Enabled and of the hypervisor type;
-// capacity; every L3's L2 attached to the host's cluster; an Enabled,
-// Connected primary storage attached to the cluster with room for the disks;
+// capacity; every L3's L2 attached to the host's cluster; an Enabled
+// (or, for ExistingVolumes, Disabled), Connected primary storage attached
+// to the cluster with room for the disks;
 // the image's backup storage attached to the zone. Sorted least VMs first
 // (LeastVmPreferred), then by UUID for stability.
 func (s *Store) HostCandidates(ctx context.Context, r AllocationRequest, limit int) ([]HostCandidate, error) {
@@ -44,11 +48,15 @@ func (s *Store) HostCandidates(ctx context.Context, r AllocationRequest, limit i
 	JOIN primary_storages ps ON ps.uuid = pr.primary_storage_uuid
 	WHERE h.state = 'Enabled' AND h.status = 'Connected' AND c.state = 'Enabled'
 	  AND h.available_cpu_capacity >= ? AND h.available_memory_capacity >= ?
-	  AND ps.state = 'Enabled' AND ps.status = 'Connected' AND ps.available_capacity >= ?`
+	  AND (ps.state = 'Enabled' OR (ps.state = 'Disabled' AND ? = 1)) AND ps.status = 'Connected' AND ps.available_capacity >= ?`
 	// A local storage needs the room on the host itself.
 	q += ` AND (ps.type <> 'LocalStorage' OR EXISTS (SELECT 1 FROM local_storage_host_refs lr
 	  WHERE lr.primary_storage_uuid = ps.uuid AND lr.host_uuid = h.uuid AND lr.available_capacity >= ?))`
-	args := []any{r.CPU, r.Memory, r.DiskSize, r.DiskSize}
+	existing := 0
+	if r.ExistingVolumes {
+		existing = 1
+	}
+	args := []any{r.CPU, r.Memory, existing, r.DiskSize, r.DiskSize}
 	if r.HypervisorType != "" {
 		q += ` AND h.hypervisor_type = ?`
 		args = append(args, r.HypervisorType)

@@ -619,7 +619,7 @@ var routerTransitions = map[string]struct {
 	models.RouterActReboot:    {[]string{models.VMRunning}, models.VMRebooting},
 	models.RouterActReconnect: {[]string{models.VMRunning, models.VMUnknown}, models.VMRunning},
 	models.RouterActDestroy:   {[]string{models.VMRunning, models.VMStopped, models.VMUnknown, models.VMStarting}, models.VMDestroying},
-	models.RouterActMigrate:   {[]string{models.VMRunning}, models.VMMigrating},
+	models.RouterActMigrate:   {[]string{models.VMRunning, models.VMUnknown}, models.VMMigrating},
 }
 
 // TransitionRouter moves a router into the intermediate state of an action

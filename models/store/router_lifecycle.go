@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/zcloud/zcloud/models"
 )
@@ -11,10 +15,12 @@ import (
 // host, and the router's status following its host's connection.
 
 // RouterMigration is where a router moves from and to, and the L2
-// networks its NICs need on the destination.
+// networks its NICs need on the destination. SrcLost: the router's host
+// stopped answering, so the router is evacuated without its source.
 type RouterMigration struct {
 	SrcHost, SrcCluster, DstHost, DstCluster string
 	L2UUIDs                                  []string
+	SrcLost                                  bool
 }
 
 // PlanRouterMigration checks that a running router can move to dstHost, or
@@ -28,10 +34,12 @@ func (s *Store) PlanRouterMigration(ctx context.Context, uuid, dstHost string) (
 		return RouterMigration{}, err
 	}
 	// Migrating: a retried step of the migration that moved it there.
-	if r.State != models.VMRunning && r.State != models.VMMigrating {
-		return RouterMigration{}, models.Invalid("vpc router[uuid:%s] is %s; migrate needs it to be Running", uuid, r.State).WithCode(models.CodeVMState)
+	// Unknown: its host stopped answering; the router is evacuated.
+	if r.State != models.VMRunning && r.State != models.VMMigrating && r.State != models.VMUnknown {
+		return RouterMigration{}, models.Invalid("vpc router[uuid:%s] is %s; migrate needs it to be Running (or Unknown, to evacuate it from a lost host)",
+			uuid, r.State).WithCode(models.CodeVMState)
 	}
-	m := RouterMigration{SrcHost: string(r.HostUUID), SrcCluster: r.ClusterUUID}
+	m := RouterMigration{SrcHost: string(r.HostUUID), SrcCluster: r.ClusterUUID, SrcLost: r.Status == models.RouterDisconnected}
 	if err := s.db.SelectContext(ctx, &m.L2UUIDs, `SELECT DISTINCT l3.l2_network_uuid FROM virtual_router_nics n
 		JOIN l3_networks l3 ON l3.uuid = n.l3_network_uuid WHERE n.vm_instance_uuid = ? ORDER BY l3.l2_network_uuid`, uuid); err != nil {
 		return m, err
@@ -86,24 +94,88 @@ func (s *Store) PlanRouterMigration(ctx context.Context, uuid, dstHost string) (
 
 // MoveRouterHost records that a router runs on host to (in cluster) instead
 // of host from; a router already on to is left as it is, so a retried step
-// or compensation changes nothing twice.
-func (s *Store) MoveRouterHost(ctx context.Context, uuid, from, to, cluster string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE virtual_routers SET host_uuid = ?, last_host_uuid = ?, cluster_uuid = ?, last_op_date = ?
-		WHERE uuid = ? AND host_uuid = ?`, to, from, cluster, models.Now(), uuid, from)
-	if err != nil {
+// or compensation changes nothing twice. leftover records that from could
+// not be reached and may still run the router (see RouterStrays); a
+// leftover on to is forgotten, the router being placed there again.
+func (s *Store) MoveRouterHost(ctx context.Context, uuid, from, to, cluster string, leftover bool) error {
+	return s.Tx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE virtual_routers SET host_uuid = ?, last_host_uuid = ?, cluster_uuid = ?, last_op_date = ?
+			WHERE uuid = ? AND host_uuid = ?`, to, from, cluster, models.Now(), uuid, from)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var host string
+			if err := tx.GetContext(ctx, &host, `SELECT host_uuid FROM virtual_routers WHERE uuid = ?`, uuid); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return models.NotFound("vpc router[uuid:%s] not found", uuid)
+				}
+				return err
+			}
+			if host != to {
+				return models.Conflict("vpc router[uuid:%s] is on host[uuid:%s], not on host[uuid:%s]", uuid, host, from)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM router_leftovers WHERE router_uuid = ? AND host_uuid = ?`, uuid, to); err != nil {
+			return err
+		}
+		if !leftover {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM router_leftovers WHERE router_uuid = ? AND host_uuid = ?`, uuid, from); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO router_leftovers (router_uuid, host_uuid, create_date) VALUES (?, ?, ?)`, uuid, from, models.Now())
 		return err
+	})
+}
+
+// HasRouterLeftovers reports whether routers were moved away from the host
+// while it could not be reached.
+func (s *Store) HasRouterLeftovers(ctx context.Context, hostUUID string) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM router_leftovers WHERE host_uuid = ?`, hostUUID)
+	return n > 0, err
+}
+
+// ClearRouterLeftovers forgets the host's leftovers once it removed its
+// stray routers.
+func (s *Store) ClearRouterLeftovers(ctx context.Context, hostUUID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM router_leftovers WHERE host_uuid = ?`, hostUUID)
+	return err
+}
+
+// RouterStray is a router a host has that it must remove, with the
+// generation to order the removal by (0: the router is gone).
+type RouterStray struct {
+	RouterUUID string `json:"routerUuid"`
+	Generation int64  `json:"generation"`
+}
+
+// RouterStrays picks, among the routers present on a host, those it must
+// remove: routers destroyed, or placed on another host and settled there.
+// A router in the middle of an operation (being created, started or
+// migrated to this host) is left alone: its workflow decides.
+func (s *Store) RouterStrays(ctx context.Context, hostUUID string, present []string) ([]RouterStray, error) {
+	settled := map[string]bool{models.VMRunning: true, models.VMStopped: true, models.VMUnknown: true}
+	out := []RouterStray{}
+	for _, uuid := range present {
+		var r struct {
+			Host       sql.NullString `db:"host_uuid"`
+			State      string         `db:"state"`
+			Generation int64          `db:"generation"`
+		}
+		err := s.db.GetContext(ctx, &r, `SELECT host_uuid, state, generation FROM virtual_routers WHERE uuid = ?`, uuid)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			out = append(out, RouterStray{RouterUUID: uuid})
+		case err != nil:
+			return nil, err
+		case r.Host.String != hostUUID && settled[r.State]:
+			out = append(out, RouterStray{RouterUUID: uuid, Generation: r.Generation})
+		}
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	var r models.VirtualRouter
-	if err := s.Get(ctx, ResVpcRouter, uuid, &r); err != nil {
-		return err
-	}
-	if string(r.HostUUID) != to {
-		return models.Conflict("vpc router[uuid:%s] is on host[uuid:%s], not on host[uuid:%s]", uuid, r.HostUUID, from)
-	}
-	return nil
+	return out, nil
 }
 
 // RoutersOfHost lists the routers placed on a host in one of states.

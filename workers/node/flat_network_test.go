@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"os"
@@ -125,10 +126,13 @@ func flatDHCP(t *testing.T, f flatHost, name string) string {
 	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
 case "$1" in bound|renew)
 	ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"
-	[ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu" ;;
+	[ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+	# option 121, as a guest's DHCP client installs it
+	set -- $staticroutes
+	while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done ;;
 esac
 `), 0o755))
-	f.exec(t, "ip", "netns", "exec", name, "busybox", "udhcpc", "-i", "eth0", "-O", "mtu", "-n", "-q", "-f", "-t", "10", "-T", "1", "-s", script)
+	f.exec(t, "ip", "netns", "exec", name, "busybox", "udhcpc", "-i", "eth0", "-O", "mtu", "-O", "staticroutes", "-n", "-q", "-f", "-t", "10", "-T", "1", "-s", script)
 	require.Contains(t, f.exec(t, "ip", "netns", "exec", name, "ip", "-o", "link", "show", "dev", "eth0"), "mtu 1450",
 		"the guest learns the VXLAN network's MTU from DHCP")
 	out := f.exec(t, "ip", "netns", "exec", name, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
@@ -174,6 +178,31 @@ func flatEventually(t *testing.T, f flatHost, name, ip string, port int, want bo
 	}
 }
 
+// flatMetadata GETs a path of the metadata service from inside a guest and
+// returns the HTTP status and body.
+func flatMetadata(t *testing.T, f flatHost, name, path string) (int, string) {
+	t.Helper()
+	out, _ := f.h.Exec(t.Context(), "ip", "netns", "exec", name, "curl", "-s", "-m", "3", "-w", "\n%{http_code}", "http://169.254.169.254"+path)
+	i := strings.LastIndexByte(string(out), '\n')
+	if i < 0 {
+		return 0, string(out)
+	}
+	var code int
+	_, _ = fmt.Sscan(string(out[i+1:]), &code)
+	return code, string(out[:i])
+}
+
+// flatMetadataServers counts the metadata servers running on a host.
+func flatMetadataServers(t *testing.T, f flatHost) (n int) {
+	t.Helper()
+	for _, pid := range f.h.Processes() {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(b), "metadata\x00--dir") {
+			n++
+		}
+	}
+	return n
+}
+
 // flatHostState is what flat networking left on a host.
 func flatHostState(t *testing.T, f flatHost) (bridges, namespaces, tables []string, dnsmasq int) {
 	t.Helper()
@@ -210,7 +239,7 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	start := time.Now()
 	h1 := testhost.New(t, "flat1", testhost.Options{})
 	h2 := testhost.New(t, "flat2", testhost.Options{})
-	for _, bin := range []string{"dnsmasq", "busybox", "bash", "nft", "bridge"} {
+	for _, bin := range []string{"dnsmasq", "busybox", "bash", "nft", "bridge", "curl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			if os.Getenv(testhost.RequireNetEnv) == "1" {
 				t.Fatalf("%s not installed", bin)
@@ -309,7 +338,7 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	fdb2 := host2.exec(t, "bridge", "fdb", "show", "dev", "vxlan"+strings.TrimPrefix(bridge, "br_vx_"))
 	require.Contains(t, fdb2, "dst 10.252.0.1", "host 2 floods to host 1's VTEP")
 
-	// An L3 with Flat DHCP and security groups.
+	// An L3 with Flat DHCP, userdata and security groups.
 	l3 := uuid(mustCreate("l3-networks", map[string]any{"name": "flat", "l2NetworkUuid": uuid(vx), "category": "Private", "type": "L3BasicNetwork"}))
 	mustCreate("l3-networks/"+l3+"/ip-ranges/by-cidr", map[string]any{"name": "r", "networkCidr": "192.168.77.0/24"})
 	providers, _, err := c.Query("network-services/providers", nil)
@@ -319,13 +348,13 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 		byType[p["type"].(string)] = p["uuid"].(string)
 	}
 	_, err = c.Call("POST", "v1/l3-networks/"+l3+"/network-services", map[string]any{"params": map[string]any{
-		"networkServices": map[string]any{byType["Flat"]: []string{"DHCP"}, byType["SecurityGroup"]: []string{"SecurityGroup"}}}})
+		"networkServices": map[string]any{byType["Flat"]: []string{"DHCP", "Userdata"}, byType["SecurityGroup"]: []string{"SecurityGroup"}}}})
 	require.NoError(t, err)
 
-	createVM := func(name string, f flatHost) (vm, nic, mac, ip string) {
+	createVM := func(name string, f flatHost, tags ...string) (vm, nic, mac, ip string) {
 		t.Helper()
 		inv := mustCreate("vm-instances", map[string]any{"name": name, "instanceOfferingUuid": offering, "imageUuid": image,
-			"l3NetworkUuids": []string{l3}, "hostUuid": f.uuid})
+			"l3NetworkUuids": []string{l3}, "hostUuid": f.uuid}, tags...)
 		n := inv["vmNics"].([]any)[0].(map[string]any)
 		return uuid(inv), n["uuid"].(string), n["mac"].(string), n["ip"].(string)
 	}
@@ -340,11 +369,13 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	_, nss, _, dm := flatHostState(t, host1)
 	require.Empty(t, nss, "no DHCP namespace after the rollback")
 	require.Zero(t, dm, "no dnsmasq after the rollback")
+	require.Zero(t, flatMetadataServers(t, host1), "no metadata server after the rollback")
 	cnt, err := n.Store.Count(t.Context(), "used_ips", "1 = 1")
 	require.NoError(t, err)
 	require.Zero(t, cnt, "the VM's and the DHCP server's addresses are free again")
 
-	vmA, nicA, macA, ipA := createVM("vm-a", host1)
+	userdata := "#cloud-config\nhostname: vm-a\n"
+	vmA, nicA, macA, ipA := createVM("vm-a", host1, "userdata::"+base64.StdEncoding.EncodeToString([]byte(userdata)))
 	vmB, nicB, macB, ipB := createVM("vm-b", host2)
 	_, nss, _, dm = flatHostState(t, host1)
 	require.Len(t, nss, 1, "host 1 runs the L3's DHCP namespace")
@@ -356,6 +387,26 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	require.Equal(t, ipA, flatDHCP(t, host1, "ga"), "guest A leases its NIC's address from host 1's DHCP")
 	require.Equal(t, ipB, flatDHCP(t, host2, "gb"), "guest B leases its NIC's address from host 2's DHCP")
 	t.Logf("two DHCP leases in %s", time.Since(s).Round(time.Millisecond))
+
+	// The Userdata service: each guest fetches its own data from
+	// 169.254.169.254 on its host (routed there by DHCP option 121); an ssh
+	// key set on the running VM is served at the next fetch.
+	code, body := flatMetadata(t, host1, "ga", "/latest/user-data")
+	require.Equal(t, 200, code, "guest A's user-data: %s", body)
+	require.Equal(t, userdata, body)
+	_, body = flatMetadata(t, host1, "ga", "/latest/meta-data/instance-id")
+	require.Equal(t, vmA, body)
+	code, body = flatMetadata(t, host2, "gb", "/latest/meta-data/instance-id")
+	require.Equal(t, 200, code)
+	require.Equal(t, vmB, body, "guest B gets its own meta-data from host 2")
+	code, _ = flatMetadata(t, host2, "gb", "/latest/user-data")
+	require.Equal(t, 404, code, "B has no user-data")
+	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMetadataTestKey0000000000000000000000000 a@flat"
+	_, err = c.Action("vm-instances", vmA, "setVmSshKey", map[string]any{"SshKey": key})
+	require.NoError(t, err)
+	code, body = flatMetadata(t, host1, "ga", "/latest/meta-data/public-keys/0/openssh-key")
+	require.Equal(t, 200, code)
+	require.Equal(t, key+"\n", body, "SetVmSshKey is served at once")
 	flatEventually(t, host1, "ga", ipB, 0, true, "A pings B across hosts over VXLAN")
 	flatEventually(t, host2, "gb", ipA, 0, true, "B pings A")
 	host2.h.StartDaemon("httpd-b", "ip", "netns", "exec", "gb", "busybox", "httpd", "-f", "-p", "8080", "-h", "/")
@@ -483,6 +534,7 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 		require.Empty(t, nss, "namespaces left on %s", f.h.Name())
 		require.Empty(t, tables, "nft tables left on %s", f.h.Name())
 		require.Zero(t, dm, "dnsmasq left on %s", f.h.Name())
+		require.Zero(t, flatMetadataServers(t, f), "metadata server left on %s", f.h.Name())
 	}
 
 	// A host leaving its cluster leaves the others' flood lists.

@@ -104,6 +104,7 @@ func TestKVMImages(t *testing.T) {
 	require.NoError(t, c.Delete("vm-instances", vm2["uuid"].(string)))
 	_, err = c.Action("vm-instances", vm2["uuid"].(string), "expungeVmInstance", map[string]any{})
 	require.NoError(t, err)
+	checkKVMImageCache(t, b, ps, guest["uuid"].(string), tmpl["uuid"].(string))
 
 	// A data volume holding data (written while detached), its template,
 	// and a volume made of the template holding the same data.
@@ -151,4 +152,6 @@ func TestKVMImages(t *testing.T) {
 	require.ErrorContains(t, err, "0 inventories", "the image is gone")
 	// The volume made of it lives on: its host cached the image.
 	qemuIO(t, smade["installPath"].(string), "read -P 0x5a 0 1M")
+
+	checkSftpBackupStorage(t, b, sftpCase{zone: zone, l3: l3, offering: offering, imageURL: imageURL})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zcloud/zcloud/activities/aliyun"
 	"github.com/zcloud/zcloud/activities/sshdeploy"
 	"github.com/zcloud/zcloud/api/apitest"
 	"github.com/zcloud/zcloud/hostworker/testhost"
@@ -143,6 +144,8 @@ func newKVMBed(t testing.TB, nHosts int) *kvmBed {
 	n, err := node.Start(context.Background(), node.Config{DB: "sqlite::memory:", Temporal: ts.FrontendAddr(), Namespace: ts.Namespace(),
 		Listen: "127.0.0.1:0", Worker: true, AdminPassword: "password", Logger: quietLogger(),
 		AgentBinary: buildAgent(t),
+		// The secret key keeps Sftp backup storages' keys (and IPsec keys).
+		Aliyun: aliyun.Config{SecretKey: secretKey(t)},
 		AgentConfig: map[string]string{
 			"libvirt-storage-dir":     filepath.Join(shared, "ps"),
 			"libvirt-image-cache-dir": filepath.Join(shared, "imagecache"),

@@ -157,7 +157,9 @@ func migrateFetch(t *testing.T, m migrateHost, guest, url string) (string, error
 // the router's namespace and daemons vanish behind the control plane's
 // back while its host's agent is down: the router shows Unknown and
 // Disconnected, a router change fails clearly, and ReconnectHost realises
-// the router again so that traffic flows.
+// the router again so that traffic flows. Lost once more, the router is
+// evacuated by MigrateVm to the other host, and the lost host removes what
+// it kept of the router when it is back.
 func TestRouterMigrateAndReconcile(t *testing.T) {
 	requireRouterLab(t)
 	start := time.Now()
@@ -412,6 +414,41 @@ func TestRouterMigrateAndReconcile(t *testing.T) {
 	host, state, status := where()
 	require.Equal(t, []string{dst.uuid, "Running", "Connected"}, []string{host, state, status})
 	traffic("after the reconnect")
+
+	// The host is lost again and the operator evacuates the router:
+	// MigrateVm rebuilds it on host 1 without touching the lost source.
+	// When host 2 answers again it removes what it kept of the router (its
+	// state directory, and here an empty namespace left in its name).
+	require.NoError(t, syscall.Kill(pidOf(sshdeploy.SupervisorPIDFile), syscall.SIGTERM), "stop the agent's supervisor again")
+	routerPoll(t, 15*time.Second, "router Unknown and Disconnected again", func() error {
+		if _, state, status := where(); state != "Unknown" || status != "Disconnected" {
+			return fmt.Errorf("router is %s/%s", state, status)
+		}
+		return nil
+	})
+	breakRouter()
+	routerPoll(t, 10*time.Second, "the router is gone again", func() error {
+		if _, err := migrateFetch(t, hosts[0], "out", "http://"+eipIP+"/"); err == nil {
+			return errors.New("the EIP still answers")
+		}
+		return nil
+	})
+	dst.exec(t, "ip", "netns", "add", "zr-"+router[:8])
+	s = time.Now()
+	inv, err = c.Action("vm-instances", router, "migrateVm", map[string]any{})
+	require.NoError(t, err, "a router on a lost host is evacuated")
+	t.Logf("TIMING MigrateVm evacuating a router from a lost host: %s", time.Since(s).Round(time.Millisecond))
+	host, state, status = where()
+	require.Equal(t, []string{hosts[0].uuid, "Running", "Connected"}, []string{host, state, status})
+	require.NotEmpty(t, hosts[0].daemons(router))
+	traffic("after the evacuation to host 1")
+	require.NotEmpty(t, dst.routerLeft(t, router), "the lost host still holds what it had of the router")
+	_, err = c.Action("hosts", dst.uuid, "reconnectHost", map[string]any{})
+	require.NoError(t, err)
+	require.Empty(t, dst.routerLeft(t, router), "the host back removed the router it no longer runs")
+	host, state, status = where()
+	require.Equal(t, []string{hosts[0].uuid, "Running", "Connected"}, []string{host, state, status})
+	traffic("after the lost host came back")
 
 	// Destroying the router leaves nothing on either host.
 	require.NoError(t, c.Delete("vm-instances", router))

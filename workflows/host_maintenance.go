@@ -18,10 +18,12 @@ type ChangeHostStateParams struct {
 	Event    string              `json:"stateEvent"`
 }
 
-func hostStateOp(uuid, event, prev string) activities.OpParams {
+// stateOp is a ChangeXxxState operation (op) on uuid with a state event
+// and the state it restores.
+func stateOp(op, uuid, event, prev string) activities.OpParams {
 	// UUIDs, events and states need no JSON escaping.
 	args := `{"uuid":"` + uuid + `","stateEvent":"` + event + `","previousState":"` + prev + `"}`
-	return activities.OpParams{Op: "ChangeHostState", Args: []byte(args)}
+	return activities.OpParams{Op: op, Args: []byte(args)}
 }
 
 // ChangeHostStateWorkflow enables or disables a host, or puts it into
@@ -41,11 +43,11 @@ func ChangeHostStateWorkflow(ctx workflow.Context, p ChangeHostStateParams) (res
 	if err = local(ctx, activities.HostInfo, activities.HostRef{HostUUID: p.HostUUID}, &host); err != nil {
 		return res, err
 	}
-	if err = local(ctx, activities.RunOp, hostStateOp(p.HostUUID, "preMaintain", ""), nil); err != nil {
+	if err = local(ctx, activities.RunOp, stateOp("ChangeHostState", p.HostUUID, "preMaintain", ""), nil); err != nil {
 		return res, err
 	}
 	s.add(func(ctx workflow.Context) error {
-		return local(ctx, activities.RunOp, hostStateOp(p.HostUUID, "restore", host.State), nil)
+		return local(ctx, activities.RunOp, stateOp("ChangeHostState", p.HostUUID, "restore", host.State), nil)
 	})
 	var vms []activities.HostVM
 	if err = local(ctx, activities.HostVMs, activities.HostRef{HostUUID: p.HostUUID}, &vms); err != nil {

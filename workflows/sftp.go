@@ -28,13 +28,10 @@ func RegisterSftp(w workflowRegistry) {
 func AddSftpBackupStorageWorkflow(ctx workflow.Context, p AddBSParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
-	if err = local(ctx, activities.RunOp, p.Op, &res); err != nil {
+	ref, err := recordBS(ctx, &s, p)
+	if err != nil {
 		return res, err
 	}
-	ref := activities.BSRef{BSUUID: p.BSUUID}
-	s.add(func(ctx workflow.Context) error {
-		return local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteBackupStorageRecord", Args: []byte(`{"uuid":"` + p.BSUUID + `"}`)}, nil)
-	})
 	if err = prepareSftp(ctx, &s, ref); err != nil {
 		return res, err
 	}

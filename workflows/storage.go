@@ -51,17 +51,26 @@ func bsCtx(ctx workflow.Context, bsUUID string, startToClose time.Duration) work
 func AddBackupStorageWorkflow(ctx workflow.Context, p AddBSParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
-	if err = local(ctx, activities.RunOp, p.Op, &res); err != nil {
+	ref, err := recordBS(ctx, &s, p)
+	if err != nil {
 		return res, err
 	}
-	ref := activities.BSRef{BSUUID: p.BSUUID}
-	s.add(func(ctx workflow.Context) error {
-		return local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteBackupStorageRecord", Args: []byte(`{"uuid":"` + p.BSUUID + `"}`)}, nil)
-	})
 	if err = connectBS(ctx, &s, ref); err != nil {
 		return res, err
 	}
 	return inventory(ctx, "BackupStorage", p.BSUUID, "inventory")
+}
+
+// recordBS records a backup storage being added; s deletes the record.
+func recordBS(ctx workflow.Context, s *saga, p AddBSParams) (activities.BSRef, error) {
+	ref := activities.BSRef{BSUUID: p.BSUUID}
+	if err := local(ctx, activities.RunOp, p.Op, nil); err != nil {
+		return ref, err
+	}
+	s.add(func(ctx workflow.Context) error {
+		return local(ctx, activities.RunOp, activities.OpParams{Op: "DeleteBackupStorageRecord", Args: []byte(`{"uuid":"` + p.BSUUID + `"}`)}, nil)
+	})
+	return ref, nil
 }
 
 // connectBS (re)deploys a backup storage's agent and records what it says.

@@ -35,12 +35,6 @@ type ChangePSStateParams struct {
 	Event  string              `json:"stateEvent"`
 }
 
-func psStateOp(uuid, event, prev string) activities.OpParams {
-	// UUIDs, events and states need no JSON escaping.
-	args := `{"uuid":"` + uuid + `","stateEvent":"` + event + `","previousState":"` + prev + `"}`
-	return activities.OpParams{Op: "ChangePrimaryStorageState", Args: []byte(args)}
-}
-
 // ChangePrimaryStorageStateWorkflow enables or disables a primary storage,
 // or puts it into maintenance (ZStack's semantics): the storage goes into
 // Maintenance first, so that no VM starts on it or is made on it, then
@@ -64,7 +58,7 @@ func ChangePrimaryStorageStateWorkflow(ctx workflow.Context, p ChangePSStatePara
 	}
 	var stopped []activities.PSVM
 	s.add(func(ctx workflow.Context) error {
-		err := local(ctx, activities.RunOp, psStateOp(p.PSUUID, "restore", ps.State), nil)
+		err := local(ctx, activities.RunOp, stateOp("ChangePrimaryStorageState", p.PSUUID, "restore", ps.State), nil)
 		for i := len(stopped) - 1; i >= 0; i-- {
 			vm := stopped[i]
 			if _, serr := StartVMWorkflow(ctx, VMOpParams{VMUUID: vm.UUID, HostUUID: vm.HostUUID}); serr != nil {

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,7 +22,7 @@ var hostConfigs = []models.GlobalConfig{
 
 // EnsureGlobalConfigs registers the global configs this package reads.
 func (a *Activities) EnsureGlobalConfigs(ctx context.Context) error {
-	for _, g := range append(hostConfigs, guestConfigs...) {
+	for _, g := range slices.Concat(hostConfigs, guestConfigs, capacityConfigs) {
 		if err := a.Store.EnsureGlobalConfig(ctx, g); err != nil {
 			return err
 		}
@@ -60,12 +61,18 @@ func (a *Activities) HostRecordConnect(ctx context.Context, p activities.HostCon
 	changes := map[string]any{"status": models.StatusConnected, "cpuNum": p.Facts.CPUNum, "cpuSockets": p.Facts.CPUSockets,
 		"architecture": p.Facts.Architecture, "osDistribution": p.Facts.OSDistro, "osRelease": p.Facts.OSRelease,
 		"osVersion": p.Facts.OSVersion, "domainType": p.Facts.DomainType}
-	if h.TotalCPUCapacity == 0 && h.TotalMemoryCapacity == 0 {
+	kvm := h.HypervisorType == HypervisorKVM
+	if !kvm && h.TotalCPUCapacity == 0 && h.TotalMemoryCapacity == 0 {
 		changes["totalCpuCapacity"], changes["availableCpuCapacity"] = int64(p.Facts.CPUNum), int64(p.Facts.CPUNum)
 		changes["totalMemoryCapacity"], changes["availableMemoryCapacity"] = p.Facts.MemoryBytes, p.Facts.MemoryBytes
 	}
 	if err := a.Store.Update(ctx, store.ResHost, p.HostUUID, changes); err != nil {
 		return wrap(err)
+	}
+	if kvm {
+		if err := a.recordKVMCapacity(ctx, p.HostUUID, p.Facts); err != nil {
+			return wrap(err)
+		}
 	}
 	if err := a.Store.SetHostSealingKey(ctx, p.HostUUID, p.Facts.SealingKey); err != nil {
 		return wrap(err)

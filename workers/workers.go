@@ -73,6 +73,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	workflows.RegisterImages(w)
 	workflows.RegisterStorageLifecycle(w)
 	workflows.RegisterSftp(w)
+	workflows.RegisterVRouter(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

@@ -111,20 +111,26 @@ func deleteOnHost(ctx workflow.Context, hostUUID, routerUUID string) error {
 func CreateVpcRouterWorkflow(ctx workflow.Context, p CreateRouterParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
-	ref := RouterRef{RouterUUID: p.RouterUUID}
-	var rec RouterRecord
-	if err = local(ctx, ActRouterCreateRecord, p, &rec); err != nil {
-		return res, err
-	}
-	s.add(func(ctx workflow.Context) error { return local(ctx, ActRouterDeleteRecord, ref, nil) })
-	s.add(func(ctx workflow.Context) error { return deleteOnHost(ctx, rec.HostUUID, p.RouterUUID) })
-	if err = ensureRouter(ctx, p.RouterUUID); err != nil {
-		return res, err
-	}
-	if err = local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMRunning, Status: models.RouterConnected}, nil); err != nil {
+	if err = createRouter(ctx, &s, p); err != nil {
 		return res, err
 	}
 	return inventory(ctx, "VirtualRouterVm", p.RouterUUID, "inventory")
+}
+
+// createRouter runs the steps of a router's creation on s: record (host,
+// public IP), namespace, Running.
+func createRouter(ctx workflow.Context, s *saga, p CreateRouterParams) error {
+	ref := RouterRef{RouterUUID: p.RouterUUID}
+	var rec RouterRecord
+	if err := local(ctx, ActRouterCreateRecord, p, &rec); err != nil {
+		return err
+	}
+	s.add(func(ctx workflow.Context) error { return local(ctx, ActRouterDeleteRecord, ref, nil) })
+	s.add(func(ctx workflow.Context) error { return deleteOnHost(ctx, rec.HostUUID, p.RouterUUID) })
+	if err := ensureRouter(ctx, p.RouterUUID); err != nil {
+		return err
+	}
+	return local(ctx, ActRouterSetState, RouterStateParams{RouterUUID: p.RouterUUID, State: models.VMRunning, Status: models.RouterConnected}, nil)
 }
 
 // RouterLifecycleWorkflow starts, stops, reboots, reconnects or destroys a

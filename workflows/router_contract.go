@@ -88,6 +88,8 @@ type CreateRouterParams struct {
 	ClusterUUID  string `json:"clusterUuid"`
 	HostUUID     string `json:"hostUuid"`
 	AccountUUID  string `json:"accountUuid"`
+	// ApplianceVMType is the router's appliance type (empty: a VPC router).
+	ApplianceVMType string `json:"applianceVmType,omitempty"`
 }
 
 // RouterRecord is where a new router was placed.

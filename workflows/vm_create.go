@@ -94,8 +94,12 @@ func createOnHost(ctx workflow.Context, s *saga, vmUUID, hostUUID string) error 
 }
 
 // createOnHostWith is createOnHost with the volumes made by mk (nil:
-// instantiated).
+// instantiated). The routers of the VM's vRouter networks come first (made
+// on demand; they stay if the VM fails later).
 func createOnHostWith(ctx workflow.Context, s *saga, vmUUID, hostUUID string, mk volumeMaker) error {
+	if err := ensureVMRouters(ctx, vmUUID); err != nil {
+		return err
+	}
 	var spec activities.VMSpecResult
 	if err := local(ctx, activities.VMSpec, activities.VMRef{VMUUID: vmUUID}, &spec); err != nil {
 		return err

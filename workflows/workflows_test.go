@@ -83,6 +83,9 @@ func (r *recorder) register(env *testsuite.TestWorkflowEnvironment) {
 	add(activities.VMSpec, func(context.Context, activities.VMRef) (activities.VMSpecResult, error) {
 		return activities.VMSpecResult{Spec: hostapi.VMSpec{UUID: "vm", RootVolume: hostapi.VolumeSpec{UUID: "root"}}}, step(activities.VMSpec)
 	})
+	add(workflows.ActVMVRouters, func(context.Context, activities.VMRef) (workflows.VMVRoutersResult, error) {
+		return workflows.VMVRoutersResult{}, step(workflows.ActVMVRouters)
+	})
 	add(activities.VolumeSetHost, func(context.Context, activities.VolumeHost) error { return step(activities.VolumeSetHost) })
 	add(activities.VMSetState, func(_ context.Context, p activities.VMStateParams) error {
 		return step(activities.VMSetState + ":" + p.State)
@@ -107,7 +110,7 @@ func (r *recorder) register(env *testsuite.TestWorkflowEnvironment) {
 // the compensations of the steps taken run, in reverse order.
 func TestCreateVMSagaOrder(t *testing.T) {
 	forward := []string{activities.VMCreateRecord, activities.VMAllocateHost, activities.VMAllocateVolumes, activities.VMAllocateNICs,
-		activities.VMAllocateIPs, activities.VMSpec, hostapi.ActInstantiateVolume, activities.VolumeSetHost, netapi.NetHostPlan + ":true", hostapi.ActCreateVM,
+		activities.VMAllocateIPs, workflows.ActVMVRouters, activities.VMSpec, hostapi.ActInstantiateVolume, activities.VolumeSetHost, netapi.NetHostPlan + ":true", hostapi.ActCreateVM,
 		activities.VMSetState + ":Running"}
 	undo := map[string]string{activities.VMCreateRecord: activities.VMDeleteRecord, activities.VMAllocateHost: activities.VMReleaseHost,
 		activities.VMAllocateVolumes: activities.VMReleaseVolumes, activities.VMAllocateNICs: activities.VMReleaseNICs,

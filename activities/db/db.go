@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
@@ -33,6 +34,9 @@ type Activities struct {
 	// Secrets is the control plane's secret key: it keeps IPsec
 	// pre-shared keys encrypted at rest. Nil: none can be kept.
 	Secrets *secret.ControlPlane
+	// Temporal starts the workflows steps join (a vRouter network's
+	// EnsureVRouter); nil: routers cannot be created on demand.
+	Temporal client.Client
 }
 
 // Register registers every control-plane activity under its contract name.
@@ -99,6 +103,7 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerImages(w)
 	a.registerSftp(w)
 	a.registerStorageLifecycle(w)
+	a.registerVRouter(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

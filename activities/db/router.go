@@ -346,10 +346,14 @@ func (a *Activities) RouterCreateRecord(ctx context.Context, p workflows.CreateR
 	if err != nil {
 		return workflows.RouterRecord{}, wrap(err)
 	}
+	appliance := p.ApplianceVMType
+	if appliance == "" {
+		appliance = models.ApplianceVpcRouter
+	}
 	now := models.Now()
 	r = models.VirtualRouter{Base: models.Base{UUID: p.RouterUUID, Name: p.Name, Description: models.Ref(p.Description), CreateDate: now, LastOpDate: now},
 		ZoneUUID: o.ZoneUUID, ClusterUUID: place.ClusterUUID, HostUUID: models.Ref(place.HostUUID), LastHostUUID: models.Ref(place.HostUUID),
-		ImageUUID: o.ImageUUID, InstanceOfferingUUID: o.UUID, ApplianceVMType: models.ApplianceVpcRouter,
+		ImageUUID: o.ImageUUID, InstanceOfferingUUID: o.UUID, ApplianceVMType: appliance,
 		ManagementNetworkUUID: o.ManagementNetworkUUID, PublicNetworkUUID: o.PublicNetworkUUID, DefaultRouteL3NetworkUUID: o.PublicNetworkUUID,
 		Type: models.ApplianceVMType, HypervisorType: h.HypervisorType, State: models.VMStarting, Status: models.StatusConnecting,
 		CPUNum: o.CPUNum, MemorySize: o.MemorySize, Platform: "Linux", Architecture: "x86_64"}

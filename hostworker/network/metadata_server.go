@@ -70,7 +70,9 @@ func RunMetadataServer(ctx context.Context, cfg MetadataServerConfig) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdown)
-	<-errc
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
 	return err
 }
 

@@ -118,6 +118,8 @@ var Providers = []struct {
 		models.ServiceHostRoute, models.ServiceVipQos}},
 	{models.ProviderVrouter, []string{models.ServiceDHCP, models.ServiceDNS, models.ServiceSNAT, models.ServiceEip,
 		models.ServicePortForward, models.ServiceLoadBalancer, models.ServiceIPsec, models.ServiceVipQos, models.ServiceCentralizedDNS}},
+	{models.ProviderVirtualRouter, []string{models.ServiceDHCP, models.ServiceDNS, models.ServiceSNAT, models.ServiceEip,
+		models.ServicePortForward, models.ServiceLoadBalancer, models.ServiceVipQos}},
 	{models.ProviderSecurityGroup, []string{models.ServiceSecurityGroup}},
 }
 

@@ -465,8 +465,7 @@ func (j *Journal) count(table, where string, args ...any) (int, error) {
 // routerOfL3 returns the router whose guest NIC serves an L3 ("" for none).
 func (j *Journal) routerOfL3(l3UUID string) (string, error) {
 	var out []string
-	err := j.tx.SelectContext(j.ctx, &out, `SELECT n.vm_instance_uuid FROM virtual_router_nics n JOIN virtual_routers r ON r.uuid = n.vm_instance_uuid
-		WHERE n.l3_network_uuid = ? AND r.public_network_uuid <> n.l3_network_uuid`, l3UUID)
+	err := j.tx.SelectContext(j.ctx, &out, routerOfL3SQL, l3UUID)
 	if err != nil || len(out) == 0 {
 		return "", err
 	}

@@ -122,6 +122,7 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", cfg.Temporal, err)
 	}
+	acts.Temporal = n.Temporal
 	if cfg.SimFleet {
 		n.Fleet = workers.NewSimFleet(n.Temporal, cfg.Logger)
 		if err = n.Fleet.Start(); err != nil {

@@ -403,6 +403,10 @@ func routerAppliance(t *testing.T, l *routerLab) {
 		_, err := l.fetch("out", "http://"+ipA+"/")
 		require.Error(t, err, "outside reached guest A directly")
 	})
+	t.Run("vrouter network with its router made on demand", func(t *testing.T) {
+		l.vrouterOnDemand(t, vrouterBed{zone: zone, image: image, offering: offering, public: public, phys: "vrt",
+			l3: l3("vrouter-net", "vrt", "Private", "172.31.5.0/24"), outside: "http://198.51.100.1:8000/cgi-bin/peer"})
+	})
 
 	vip := func(name string) (uuid, ip string) {
 		inv := l.mustCreate("vips", map[string]any{"name": name, "l3NetworkUuid": public})

@@ -85,7 +85,7 @@ func changePSState(ctx context.Context, a *Activities, args map[string]any, _ ac
 // updatePS changes a primary storage's name, description and URL. The URL
 // of a directory storage (Local, SharedMountPoint) is where its volumes
 // are: it may change only while the storage holds none.
-func updatePS(ctx context.Context, a *Activities, args map[string]any, p activities.OpParams) (activities.Result, error) {
+func updatePS(ctx context.Context, a *Activities, args map[string]any, _ activities.OpParams) (activities.Result, error) {
 	uuid := str(args, "uuid")
 	var ps models.PrimaryStorage
 	if err := mustExist(ctx, a, store.ResPrimaryStorage, uuid, &ps); err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/hostworker/domainxml"
 	"github.com/zcloud/zcloud/models"

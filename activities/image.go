@@ -24,11 +24,13 @@ type ImageFromVolumeParams struct {
 }
 
 // ImageTarget is a backup storage an image is written to. Agent is set
-// for an ImageStore backup storage (its agent takes the upload); a
-// simulator backup storage stores nothing.
+// for an ImageStore or Sftp backup storage (its agent takes the upload
+// in); Sftp too for an Sftp one, which the host writes to over SFTP
+// instead of HTTP; a simulator backup storage stores nothing.
 type ImageTarget struct {
 	BSUUID string `json:"backupStorageUuid"`
 	Agent  bool   `json:"agent"`
+	Sftp   bool   `json:"sftp,omitempty"`
 }
 
 // ImageSourceResult says where the image's bits come from: the volume (at

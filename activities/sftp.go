@@ -12,7 +12,17 @@ const (
 	SftpBSCheckUpdate  = "db.SftpBSCheckUpdate"
 	SftpBSRecordUpdate = "db.SftpBSRecordUpdate"
 	SftpBSForgetUpdate = "db.SftpBSForgetUpdate"
+	SftpBSUploadURL    = "db.SftpBSUploadURL"
 )
+
+// SftpUploadParams asks where HostUUID writes image ImageUUID on an Sftp
+// backup storage (SftpBSUploadURL): an sftp:// URL of the file
+// bsapi.PartialFile in its directory, the key sealed to the host.
+type SftpUploadParams struct {
+	BSUUID    string `json:"backupStorageUuid"`
+	ImageUUID string `json:"imageUuid"`
+	HostUUID  string `json:"hostUuid"`
+}
 
 // SftpBSUpdateParams changes how an Sftp backup storage is reached
 // (UpdateSftpBackupStorage). Empty fields keep their value. A new password

@@ -42,9 +42,11 @@ func RegisterImages(w workflowRegistry) {
 // template) of a volume or a snapshot: recorded Creating, then for each
 // backup storage the host holding the volume writes a standalone qcow2 of
 // it (through a temporary snapshot when the volume is taken as it is, so a
-// running VM is copied live) and uploads it with a one-image grant, and
-// the backup storage's copy is recorded; Ready once all are. Any failure
-// removes the uploaded copies, the temporary snapshot and the records.
+// running VM is copied live) and uploads it (over HTTP with a one-image
+// grant, or over SFTP to an Sftp backup storage), the backup storage's
+// agent takes it in and its copy is recorded; Ready once all are. Any
+// failure removes the uploaded copies, the temporary snapshot and the
+// records.
 func CreateImageFromVolumeWorkflow(ctx workflow.Context, p activities.ImageFromVolumeParams) (res activities.Result, err error) {
 	var s saga
 	defer finish(ctx, &s, &err)
@@ -68,20 +70,14 @@ func CreateImageFromVolumeWorkflow(ctx workflow.Context, p activities.ImageFromV
 func imageToBackupStorage(ctx workflow.Context, s *saga, imageUUID string, src activities.ImageSourceResult, t activities.ImageTarget) error {
 	up := hostapi.UploadVolumeImageParams{Volume: src.Volume, SnapshotUUID: src.SnapshotUUID, ImageUUID: imageUUID}
 	if t.Agent {
+		// Deleting the image also removes a file written but not taken in.
 		s.add(func(ctx workflow.Context) error {
 			return workflow.ExecuteActivity(bsCtx(ctx, t.BSUUID, bsapi.StartToClose), bsapi.ActDeleteImage,
 				bsapi.DeleteImageParams{BackupStorageUUID: t.BSUUID, ImageUUID: imageUUID}).Get(ctx, nil)
 		})
-		if err := local(ctx, activities.ImageUploadToken, activities.ImageOpParams{ImageUUID: imageUUID}, &up.Token); err != nil {
+		if err := uploadDestination(ctx, &up, src.HostUUID, t); err != nil {
 			return err
 		}
-		var grant bsapi.AllowUploadResult
-		if err := workflow.ExecuteActivity(bsCtx(ctx, t.BSUUID, bsapi.StartToClose), bsapi.ActAllowUpload, bsapi.AllowUploadParams{
-			BackupStorageUUID: t.BSUUID, ImageUUID: imageUUID, Token: up.Token, ExpiresAt: workflow.Now(ctx).Add(uploadGrantTTL),
-		}).Get(ctx, &grant); err != nil {
-			return err
-		}
-		up.UploadURL = grant.UploadURL
 	}
 	if src.SnapshotUUID == "" {
 		// The host's temporary snapshot is named by the image.
@@ -97,15 +93,39 @@ func imageToBackupStorage(ctx workflow.Context, s *saga, imageUUID string, src a
 	rec := activities.ImageDownloadedParams{ImageUUID: imageUUID, BSUUID: t.BSUUID, InstallURL: "sim://" + t.BSUUID + "/" + imageUUID,
 		Format: made.Format, Size: made.Size, ActualSize: made.ActualSize, MD5Sum: made.MD5Sum}
 	if t.Agent {
+		imp := bsapi.ImportFileParams{BackupStorageUUID: t.BSUUID, ImageUUID: imageUUID}
+		if t.Sftp {
+			imp.Written = &bsapi.WrittenFile{ActualSize: made.ActualSize, MD5Sum: made.MD5Sum}
+		}
 		var img bsapi.ImageResult
-		if err := workflow.ExecuteActivity(bsCtx(ctx, t.BSUUID, bsapi.StartToClose), bsapi.ActImportFile,
-			bsapi.ImportFileParams{BackupStorageUUID: t.BSUUID, ImageUUID: imageUUID}).Get(ctx, &img); err != nil {
+		if err := workflow.ExecuteActivity(bsCtx(ctx, t.BSUUID, bsapi.StartToClose), bsapi.ActImportFile, imp).Get(ctx, &img); err != nil {
 			return err
 		}
-		rec = activities.ImageDownloadedParams{ImageUUID: imageUUID, BSUUID: t.BSUUID, InstallURL: img.InstallURL,
+		rec = activities.ImageDownloadedParams{ImageUUID: imageUUID, BSUUID: t.BSUUID, InstallURL: img.InstallURL, InstallPath: img.InstallPath,
 			Format: img.Format, Size: img.Size, ActualSize: img.ActualSize, MD5Sum: img.MD5Sum}
 	}
 	return local(ctx, activities.ImageRecordDownloaded, rec, nil)
+}
+
+// uploadDestination tells the host where to put the image: an ImageStore
+// agent grants an HTTP upload with a one-image token; an Sftp backup
+// storage's host is written to over SFTP, at the image's partial file in
+// its directory, with the backup storage's key sealed to the host.
+func uploadDestination(ctx workflow.Context, up *hostapi.UploadVolumeImageParams, hostUUID string, t activities.ImageTarget) error {
+	if t.Sftp {
+		return local(ctx, activities.SftpBSUploadURL, activities.SftpUploadParams{BSUUID: t.BSUUID, ImageUUID: up.ImageUUID, HostUUID: hostUUID}, &up.UploadURL)
+	}
+	if err := local(ctx, activities.ImageUploadToken, activities.ImageOpParams{ImageUUID: up.ImageUUID}, &up.Token); err != nil {
+		return err
+	}
+	var grant bsapi.AllowUploadResult
+	if err := workflow.ExecuteActivity(bsCtx(ctx, t.BSUUID, bsapi.StartToClose), bsapi.ActAllowUpload, bsapi.AllowUploadParams{
+		BackupStorageUUID: t.BSUUID, ImageUUID: up.ImageUUID, Token: up.Token, ExpiresAt: workflow.Now(ctx).Add(uploadGrantTTL),
+	}).Get(ctx, &grant); err != nil {
+		return err
+	}
+	up.UploadURL = grant.UploadURL
+	return nil
 }
 
 // VolumeFromTemplateParams makes a data volume of a data volume template:

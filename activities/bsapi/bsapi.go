@@ -41,8 +41,9 @@ const (
 	// ActAllowUpload lets one uploader PUT an image's file (a host pushing
 	// a VM volume to make an image of it) with a token.
 	ActAllowUpload = "bs.AllowUpload"
-	// ActImportFile finishes an upload allowed by ActAllowUpload: it returns
-	// the stored image (as DownloadImage would) and revokes the token.
+	// ActImportFile finishes an upload allowed by ActAllowUpload, or takes
+	// in a file written into the store over SFTP: it returns the stored
+	// image (as DownloadImage would) and revokes the token.
 	ActImportFile = "bs.ImportFile"
 )
 
@@ -217,4 +218,8 @@ type AllowUploadResult struct {
 type ImportFileParams struct {
 	BackupStorageUUID string `json:"backupStorageUuid"`
 	ImageUUID         string `json:"imageUuid"`
+	// Written, when set, says the uploader wrote the file to
+	// PartialFile(ImageUUID) itself (over SFTP) instead of PUTting it: the
+	// agent checks it, inspects it and moves it into the store.
+	Written *WrittenFile `json:"written,omitempty"`
 }

@@ -161,12 +161,12 @@ func (a *Activities) ImageFromVolumeRecord(ctx context.Context, p activities.Ima
 
 // imageTargets checks the backup storages asked for, or picks the one
 // with the most room among those of the primary storage's zone. A KVM host
-// writes to ImageStore backup storage, a simulated host to simulator backup
-// storage.
+// writes to ImageStore backup storage (picked when none is named) or Sftp
+// backup storage, a simulated host to simulator backup storage.
 func (a *Activities) imageTargets(ctx context.Context, bsUUIDs []string, psUUID, hypervisor string) ([]activities.ImageTarget, error) {
-	want := bsapi.Type
+	want, also := bsapi.Type, SftpType
 	if hypervisor == "Simulator" {
-		want = bsSimulator
+		want, also = bsSimulator, bsSimulator
 	}
 	if len(bsUUIDs) == 0 {
 		var ps models.PrimaryStorage
@@ -192,15 +192,15 @@ func (a *Activities) imageTargets(ctx context.Context, bsUUIDs []string, psUUID,
 			return nil, err
 		}
 		switch {
-		case bs.Type != want:
+		case bs.Type != want && bs.Type != also:
 			return nil, &models.Error{Kind: models.KindInvalid, Code: models.CodeOperation,
 				Message: "not supported: an image of a volume on a " + hypervisor + " host in backup storage of type " + bs.Type,
-				Details: "KVM hosts upload to ImageStore backup storage, simulated hosts to simulator backup storage"}
+				Details: "KVM hosts upload to ImageStore or Sftp backup storage, simulated hosts to simulator backup storage"}
 		case bs.State != models.StateEnabled || bs.Status != models.StatusConnected:
 			return nil, models.Unavailable("backup storage[uuid:%s] is %s/%s, not Enabled/Connected", b, bs.State, bs.Status)
 		}
 		if !slices.ContainsFunc(out, func(t activities.ImageTarget) bool { return t.BSUUID == b }) {
-			out = append(out, activities.ImageTarget{BSUUID: b, Agent: bs.Type == bsapi.Type})
+			out = append(out, activities.ImageTarget{BSUUID: b, Agent: bsHasAgent(bs.Type), Sftp: bs.Type == SftpType})
 		}
 	}
 	return out, nil

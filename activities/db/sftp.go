@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"log/slog"
+	"path"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -44,6 +45,7 @@ func (a *Activities) registerSftp(w worker.Registry) {
 		activities.SftpBSCheckUpdate:  a.SftpBSCheckUpdate,
 		activities.SftpBSRecordUpdate: a.SftpBSRecordUpdate,
 		activities.SftpBSForgetUpdate: a.SftpBSForgetUpdate,
+		activities.SftpBSUploadURL:    a.SftpBSUploadURL,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -277,20 +279,52 @@ func (a *Activities) imageFetchURL(ctx context.Context, imageUUID, hostUUID, fal
 // URL carries none and the host answers why it cannot fetch: building a
 // VM's spec for a stop or a destroy must not fail for it.
 func (a *Activities) sftpFetchURL(ctx context.Context, bsUUID, path, hostUUID string) (string, error) {
+	src, k, err := a.sftpSource(ctx, bsUUID, path)
+	if err != nil {
+		return "", err
+	}
+	if src.SealedKey, err = a.sealSftpKey(ctx, k, hostUUID); err != nil {
+		a.logger().Warn("sftp image url without key", slog.String("bs_uuid", bsUUID), slog.String("host_uuid", hostUUID), slog.Any("error", err))
+	}
+	return src.URL(), nil
+}
+
+// sftpSource is the file path of an Sftp backup storage as a host reaches
+// it (without the key), and the backup storage's key.
+func (a *Activities) sftpSource(ctx context.Context, bsUUID, path string) (hostapi.SftpSource, store.SftpKey, error) {
 	var bs models.BackupStorage
 	if err := a.Store.Get(ctx, store.ResBackupStorage, bsUUID, &bs); err != nil {
-		return "", err
+		return hostapi.SftpSource{}, store.SftpKey{}, err
+	}
+	if bs.Type != SftpType {
+		return hostapi.SftpSource{}, store.SftpKey{}, models.Invalid("backup storage[uuid:%s] is a %s, not an %s", bsUUID, bs.Type, SftpType)
 	}
 	k, err := a.Store.SftpKey(ctx, bsUUID)
 	if err != nil {
-		return "", err
+		return hostapi.SftpSource{}, store.SftpKey{}, err
 	}
 	src := hostapi.SftpSource{User: string(bs.Username), Host: string(bs.Hostname), Port: bs.SSHPort, Path: path, HostKey: k.HostKey}
 	if src.Port == 0 {
 		src.Port = sshdeploy.DefaultSSHPort
 	}
-	if src.SealedKey, err = a.sealSftpKey(ctx, k, hostUUID); err != nil {
-		a.logger().Warn("sftp image url without key", slog.String("bs_uuid", bsUUID), slog.String("host_uuid", hostUUID), slog.Any("error", err))
+	return src, k, nil
+}
+
+// SftpBSUploadURL is where a host writes an image of a volume on an Sftp
+// backup storage: the image's partial file (bsapi.PartialFile) in the
+// backup storage's directory, which its agent then takes in. Unlike a
+// fetch URL it must carry the key, sealed to the host.
+func (a *Activities) SftpBSUploadURL(ctx context.Context, p activities.SftpUploadParams) (string, error) {
+	var bs models.BackupStorage
+	if err := a.Store.Get(ctx, store.ResBackupStorage, p.BSUUID, &bs); err != nil {
+		return "", wrap(err)
+	}
+	src, k, err := a.sftpSource(ctx, p.BSUUID, path.Join(bs.URL, bsapi.PartialFile(strings.ToLower(p.ImageUUID))))
+	if err != nil {
+		return "", wrap(err)
+	}
+	if src.SealedKey, err = a.sealSftpKey(ctx, k, p.HostUUID); err != nil {
+		return "", wrap(models.Unavailable("cannot give host[uuid:%s] the key of Sftp backup storage[uuid:%s]: %v", p.HostUUID, p.BSUUID, err))
 	}
 	return src.URL(), nil
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/zcloud/zcloud/activities"
+	"github.com/zcloud/zcloud/activities/bsapi"
 	"github.com/zcloud/zcloud/activities/hostapi"
 	"github.com/zcloud/zcloud/models"
 	"github.com/zcloud/zcloud/models/secret"
@@ -82,6 +84,20 @@ func TestSftpKeySealing(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, src.SealedKey)
 	}
+
+	// A host writing an image of a volume gets the image's partial file
+	// in the directory, with the key; without a key it gets an error.
+	up := activities.SftpUploadParams{BSUUID: bsUUID, ImageUUID: strings.ToUpper(imgUUID), HostUUID: "host-a"}
+	raw, err = a.SftpBSUploadURL(ctx, up)
+	require.NoError(t, err)
+	src, err = hostapi.ParseSftpSource(raw)
+	require.NoError(t, err)
+	require.Equal(t, "/bs/"+bsapi.PartialFile(imgUUID), src.Path)
+	_, err = host.Open(src.SealedKey)
+	require.NoError(t, err)
+	up.HostUUID = "host-without-key"
+	_, err = a.SftpBSUploadURL(ctx, up)
+	require.ErrorContains(t, err, "cannot give host[uuid:host-without-key] the key")
 
 	// An ImageStore copy over HTTP is preferred.
 	require.NoError(t, st.Insert(ctx, store.ResImageBSRef, &models.ImageBackupStorageRef{UUID: models.NewUUID(), ImageUUID: imgUUID,

@@ -168,7 +168,7 @@ func (a *Agent) ImportFile(ctx context.Context, p bsapi.ImportFileParams) (bsapi
 	if err := a.checkBS(op, p.BackupStorageUUID); err != nil {
 		return bsapi.ImageResult{}, err
 	}
-	res, err := a.store.ImportFile(ctx, p.ImageUUID)
+	res, err := a.store.ImportFile(ctx, p.ImageUUID, p.Written)
 	if err != nil {
 		return bsapi.ImageResult{}, a.fail(op, err)
 	}

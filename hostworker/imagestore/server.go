@@ -104,8 +104,10 @@ func (s *Store) AllowUpload(ctx context.Context, id, token string, expiresAt tim
 	return bsapi.AllowUploadResult{UploadURL: u.String()}, nil
 }
 
-// ImportFile returns image id once uploaded, and revokes its grant.
-func (s *Store) ImportFile(ctx context.Context, id string) (bsapi.ImageResult, error) {
+// ImportFile returns image id once uploaded, and revokes its grant. With
+// written, an image not stored yet is taken in from the partial file the
+// uploader wrote over SFTP (importWritten); a retry finds it stored.
+func (s *Store) ImportFile(ctx context.Context, id string, written *bsapi.WrittenFile) (bsapi.ImageResult, error) {
 	id, err := imageUUID(id)
 	if err != nil {
 		return bsapi.ImageResult{}, err
@@ -115,6 +117,9 @@ func (s *Store) ImportFile(ctx context.Context, id string) (bsapi.ImageResult, e
 	}
 	defer s.locks.unlock(id)
 	m, err := s.lookup(ctx, id)
+	if errors.Is(err, models.ErrNotFound) && written != nil {
+		m, err = s.importWritten(ctx, id, *written)
+	}
 	if err != nil {
 		return bsapi.ImageResult{}, err
 	}

@@ -153,7 +153,7 @@ func (s *Store) metaPath(imageUUID string) string {
 }
 
 func (s *Store) partialPath(imageUUID string) string {
-	return filepath.Join(s.dir, partialDir, imageUUID+".part")
+	return filepath.Join(s.dir, filepath.FromSlash(bsapi.PartialFile(imageUUID)))
 }
 
 func (s *Store) grantPath(imageUUID string) string {

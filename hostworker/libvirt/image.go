@@ -37,9 +37,9 @@ func (d *Driver) UploadVolumeImage(ctx context.Context, p hostapi.UploadVolumeIm
 
 func (d *Driver) uploadImage(ctx context.Context, p hostapi.UploadVolumeImageParams) (hostapi.UploadVolumeImageResult, error) {
 	var none hostapi.UploadVolumeImageResult
-	dst, err := url.Parse(p.UploadURL)
-	if err != nil || (dst.Scheme != "http" && dst.Scheme != "https") || dst.Host == "" || p.Token == "" {
-		return none, models.Invalid("image %s: upload url %q is not http(s) or has no token", p.ImageUUID, p.UploadURL)
+	dst, err := d.uploadDestination(p)
+	if err != nil {
+		return none, err
 	}
 	path, err := d.volumePath(p.Volume)
 	if err != nil {
@@ -67,7 +67,27 @@ func (d *Driver) uploadImage(ctx context.Context, p hostapi.UploadVolumeImagePar
 	if err != nil {
 		return none, err
 	}
+	if dst.Scheme == hostapi.SftpScheme {
+		return uploadSFTP(ctx, dst, tmp)
+	}
 	return d.upload(ctx, dst, p.Token, tmp)
+}
+
+// uploadDestination checks where the image goes: an http(s) upload URL
+// with its token, or an sftp:// file of an Sftp backup storage, whose
+// sealed key is opened now, before any work.
+func (d *Driver) uploadDestination(p hostapi.UploadVolumeImageParams) (*url.URL, error) {
+	dst, err := url.Parse(p.UploadURL)
+	switch {
+	case strings.HasPrefix(p.UploadURL, hostapi.SftpScheme+":"):
+		if err != nil { // the parser's error would quote the key
+			return nil, models.Invalid("image %s: the sftp upload url does not parse", p.ImageUUID)
+		}
+		return d.openSftpSource(dst)
+	case err != nil || (dst.Scheme != "http" && dst.Scheme != "https") || dst.Host == "" || p.Token == "":
+		return nil, models.Invalid("image %s: upload url %q is neither sftp nor http(s) with a token", p.ImageUUID, p.UploadURL)
+	}
+	return dst, nil
 }
 
 // exportSnapshot writes the volume at snapshot snap as a standalone qcow2

@@ -4,6 +4,8 @@ package libvirt
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/zcloud/zcloud/activities/hostapi"
+	"github.com/zcloud/zcloud/hostworker/domainxml"
 	"github.com/zcloud/zcloud/models"
 )
 
@@ -67,14 +70,84 @@ func (d *Driver) openSftpSource(src *url.URL) (*url.URL, error) {
 }
 
 // downloadSFTP writes the file of an opened sftp:// source to w over the
-// SSH File Transfer Protocol, logging in with the source's key and
-// accepting only the backup storage's known host key.
+// SSH File Transfer Protocol.
 func downloadSFTP(ctx context.Context, src *url.URL, w io.Writer) error {
+	name := src.Redacted()
+	sc, done, err := dialSFTP(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer done()
+	f, err := sc.Open(src.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return models.Invalid("image %s does not exist on the backup storage", name)
+	}
+	if err != nil {
+		return fmt.Errorf("image %s: %w", name, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteTo(w); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("download image %s: %w", name, err)
+	}
+	return nil
+}
+
+// uploadSFTP writes the qcow2 file at local to the path of an opened
+// sftp:// destination (created or truncated, so a retry writes it anew),
+// hashing it on the way. A failed write removes what it wrote when the
+// connection still allows (the workflow's compensation removes it too).
+func uploadSFTP(ctx context.Context, dst *url.URL, local string) (hostapi.UploadVolumeImageResult, error) {
+	var none hostapi.UploadVolumeImageResult
+	name := dst.Redacted()
+	in, err := os.Open(local)
+	if err != nil {
+		return none, fmt.Errorf("open image: %w", err)
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return none, fmt.Errorf("open image: %w", err)
+	}
+	sc, done, err := dialSFTP(ctx, dst)
+	if err != nil {
+		return none, err
+	}
+	defer done()
+	out, err := sc.OpenFile(dst.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return none, fmt.Errorf("write image to %s: %w", name, err)
+	}
+	h := md5.New()
+	// A sized reader lets the client send its writes concurrently.
+	n, err := out.ReadFrom(io.LimitReader(io.TeeReader(in, h), st.Size()))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != st.Size() {
+		err = fmt.Errorf("wrote %d of %d bytes", n, st.Size())
+	}
+	if err != nil {
+		_ = sc.Remove(dst.Path)
+		if ctx.Err() != nil {
+			return none, ctx.Err()
+		}
+		return none, fmt.Errorf("write image to %s: %w", name, err)
+	}
+	return hostapi.UploadVolumeImageResult{Format: domainxml.FormatQCOW2, ActualSize: n, MD5Sum: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// dialSFTP opens an SFTP session to an opened sftp:// URL, logging in with
+// its key and accepting only the backup storage's known host key. done
+// closes it; a cancelled ctx closes the connection under a transfer.
+func dialSFTP(ctx context.Context, src *url.URL) (sc *sftp.Client, done func(), err error) {
 	name := src.Redacted()
 	key, _ := src.User.Password()
 	signer, err := ssh.ParsePrivateKey([]byte(key))
 	if err != nil {
-		return models.Invalid("image %s: the backup storage's key does not parse: %v", name, err)
+		return nil, nil, models.Invalid("%s: the backup storage's key does not parse: %v", name, err)
 	}
 	hostKey := src.Query().Get(hostapi.SftpHostKeyParam)
 	cfg := &ssh.ClientConfig{
@@ -93,39 +166,29 @@ func downloadSFTP(ctx context.Context, src *url.URL, w io.Writer) error {
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(dctx, "tcp", src.Host)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	// The handshake has no context: a deadline bounds it, and a cancel
 	// closes the connection under the transfer.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
 	_ = conn.SetDeadline(time.Now().Add(sftpConnectTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(conn, src.Host, cfg)
 	if err != nil {
+		stop()
 		conn.Close()
-		return fmt.Errorf("image %s: ssh: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: ssh: %w", name, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	client := ssh.NewClient(c, chans, reqs)
-	defer client.Close()
-	sc, err := sftp.NewClient(client)
+	sc, err = sftp.NewClient(client, sftp.UseConcurrentWrites(true))
 	if err != nil {
-		return fmt.Errorf("image %s: sftp: %w", name, err)
+		stop()
+		client.Close()
+		return nil, nil, fmt.Errorf("%s: sftp: %w", name, err)
 	}
-	defer sc.Close()
-	f, err := sc.Open(src.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return models.Invalid("image %s does not exist on the backup storage", name)
-	}
-	if err != nil {
-		return fmt.Errorf("image %s: %w", name, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteTo(w); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("download image %s: %w", name, err)
-	}
-	return nil
+	return sc, func() {
+		sc.Close()
+		client.Close()
+		stop()
+	}, nil
 }

@@ -153,5 +153,5 @@ func TestKVMImages(t *testing.T) {
 	// The volume made of it lives on: its host cached the image.
 	qemuIO(t, smade["installPath"].(string), "read -P 0x5a 0 1M")
 
-	checkSftpBackupStorage(t, b, sftpCase{zone: zone, l3: l3, offering: offering, imageURL: imageURL})
+	checkSftpBackupStorage(t, b, sftpCase{zone: zone, l3: l3, offering: offering, imageURL: imageURL, root: root})
 }

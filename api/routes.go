@@ -80,7 +80,7 @@ type routeSet struct {
 }
 
 // routeSets are every area's routes.
-var routeSets = withRouterRoutes([]routeSet{networkRoutes, {queries: queries, ops: opAPIs, special: special}, computeRoutes, hybridRoutes, imageRoutes, cloneRoutes, volumeQoSRoutes, guestRoutes, sftpRoutes, storageLifecycleRoutes})
+var routeSets = withRouterRoutes([]routeSet{networkRoutes, {queries: queries, ops: opAPIs, special: special}, computeRoutes, hybridRoutes, imageRoutes, cloneRoutes, volumeQoSRoutes, guestRoutes, sftpRoutes, storageLifecycleRoutes, tagRoutes})
 
 // buildRoutes makes the route table from ZStack's API table: methods, paths
 // and body keys come from api.tsv, never retyped here.

@@ -74,6 +74,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 	workflows.RegisterStorageLifecycle(w)
 	workflows.RegisterSftp(w)
 	workflows.RegisterVRouter(w)
+	workflows.RegisterTags(w)
 }
 
 // NewControlPlane returns the control plane's worker on activities.TaskQueue.

@@ -104,6 +104,7 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerSftp(w)
 	a.registerStorageLifecycle(w)
 	a.registerVRouter(w)
+	a.registerTags(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

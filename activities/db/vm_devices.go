@@ -51,12 +51,30 @@ func tagValue(ctx context.Context, st *store.Store, vmUUID, prefix string) (stri
 }
 
 // setTagValue replaces a VM's prefix::value system tag; an empty value
-// removes it.
+// removes it. A replaced tag keeps its UUID (UpdateSystemTag's reply and
+// later DeleteTag calls name it).
 func (a *Activities) setTagValue(ctx context.Context, vmUUID, prefix, value string) error {
-	if _, err := a.Store.DB().ExecContext(ctx, `DELETE FROM system_tags WHERE resource_uuid = ? AND tag LIKE ?`, vmUUID, prefix+"%"); err != nil {
+	var keep string
+	err := a.Store.DB().GetContext(ctx, &keep, `SELECT uuid FROM system_tags WHERE resource_uuid = ? AND tag LIKE ? ORDER BY create_date LIMIT 1`,
+		vmUUID, prefix+"%")
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if value != "" && keep != "" {
+		if _, err := a.Store.DB().ExecContext(ctx, `UPDATE system_tags SET tag = ?, last_op_date = ? WHERE uuid = ?`,
+			prefix+value, models.Now(), keep); err != nil {
+			return err
+		}
+	}
+	if _, err := a.Store.DB().ExecContext(ctx, `DELETE FROM system_tags WHERE resource_uuid = ? AND tag LIKE ? AND uuid <> ?`,
+		vmUUID, prefix+"%", keep); err != nil {
 		return err
 	}
 	if value == "" {
+		_, err := a.Store.DB().ExecContext(ctx, `DELETE FROM system_tags WHERE uuid = ?`, keep)
+		return err
+	}
+	if keep != "" {
 		return nil
 	}
 	return wrap(a.Store.AddTags(ctx, vmUUID, store.ResVMInstance, []string{prefix + value}, nil))

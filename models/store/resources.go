@@ -92,7 +92,7 @@ var coreEntities = []entityDef{
 	{ResVMNic, "vm_nics", models.VMNic{}},
 	{ResVolume, "volumes", models.Volume{}},
 	{ResAccount, "accounts", models.Account{}},
-	{ResSystemTag, "system_tags", models.Tag{}},
+	{ResSystemTag, "system_tags", models.SystemTag{}},
 	{ResUserTag, "user_tags", models.Tag{}},
 	{ResGlobalConfig, "global_configs", models.GlobalConfig{}},
 	{ResImageBSRef, "image_backup_storage_refs", models.ImageBackupStorageRef{}},

@@ -2117,8 +2117,8 @@ func SetVipQos(j *Journal, a ChangeArgs, _ string) (ChangeResult, error) {
 	id := models.NameUUID("VipQos", v.UUID)
 	j.created("system_tags", id)
 	now := models.Now()
-	if _, err := j.tx.ExecContext(j.ctx, `INSERT INTO system_tags (uuid, resource_uuid, resource_type, tag, type, create_date, last_op_date)
-		VALUES (?, ?, ?, ?, 'System', ?, ?)`, id, v.UUID, "VipVO", VipQosTag(in, out), now, now); err != nil {
+	if _, err := j.tx.ExecContext(j.ctx, `INSERT INTO system_tags (uuid, resource_uuid, resource_type, tag, type, inherent, create_date, last_op_date)
+		VALUES (?, ?, ?, ?, 'System', TRUE, ?, ?)`, id, v.UUID, "VipVO", VipQosTag(in, out), now, now); err != nil {
 		return ChangeResult{}, err
 	}
 	return ChangeResult{Resource: ResVip, UUID: v.UUID, Key: "inventory"}, j.update("vips", v.UUID, map[string]any{})

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,6 +191,40 @@ func flatMetadata(t *testing.T, f flatHost, name, path string) (int, string) {
 	var code int
 	_, _ = fmt.Sscan(string(out[i+1:]), &code)
 	return code, string(out[:i])
+}
+
+// flatUserdataTag changes a running VM's userdata:: system tag through the
+// tag APIs (UpdateSystemTag, DeleteTag, CreateSystemTag): the guest ga on
+// host f gets the new user-data at its next fetch.
+func flatUserdataTag(t *testing.T, c *apitest.Client, f flatHost, vm string) {
+	t.Helper()
+	defer func(s time.Time) {
+		t.Logf("userdata tag updated, deleted, created and served in %s", time.Since(s).Round(time.Millisecond))
+	}(time.Now())
+	tags, _, err := c.Query("system-tags", url.Values{"q": {"resourceUuid=" + vm, "tag~=userdata::%"}})
+	require.NoError(t, err)
+	require.Len(t, tags, 1)
+	tagUUID := tags[0]["uuid"].(string)
+	tag := func(ud string) string { return "userdata::" + base64.StdEncoding.EncodeToString([]byte(ud)) }
+	updated := "#cloud-config\nhostname: vm-a-updated\n"
+	inv, err := c.Action("system-tags", tagUUID, "updateSystemTag", map[string]any{"tag": tag(updated)})
+	require.NoError(t, err)
+	require.Equal(t, tagUUID, inv["uuid"], "the updated tag keeps its uuid")
+	code, body := flatMetadata(t, f, "ga", "/latest/user-data")
+	require.Equal(t, 200, code)
+	require.Equal(t, updated, body, "UpdateSystemTag of userdata is served at once")
+
+	_, err = c.Call("DELETE", "v1/tags/"+tagUUID, nil)
+	require.NoError(t, err)
+	code, _ = flatMetadata(t, f, "ga", "/latest/user-data")
+	require.Equal(t, 404, code, "DeleteTag of userdata is served at once")
+
+	created := "#cloud-config\nhostname: vm-a-created\n"
+	_, err = c.Create("system-tags", map[string]any{"resourceType": "VmInstanceVO", "resourceUuid": vm, "tag": tag(created)})
+	require.NoError(t, err)
+	code, body = flatMetadata(t, f, "ga", "/latest/user-data")
+	require.Equal(t, 200, code)
+	require.Equal(t, created, body, "CreateSystemTag of userdata is served at once")
 }
 
 // flatMetadataServers counts the metadata servers running on a host.
@@ -407,6 +442,7 @@ func TestFlatNetworkEndToEnd(t *testing.T) {
 	code, body = flatMetadata(t, host1, "ga", "/latest/meta-data/public-keys/0/openssh-key")
 	require.Equal(t, 200, code)
 	require.Equal(t, key+"\n", body, "SetVmSshKey is served at once")
+	flatUserdataTag(t, c, host1, vmA)
 	flatEventually(t, host1, "ga", ipB, 0, true, "A pings B across hosts over VXLAN")
 	flatEventually(t, host2, "gb", ipA, 0, true, "B pings A")
 	host2.h.StartDaemon("httpd-b", "ip", "netns", "exec", "gb", "busybox", "httpd", "-f", "-p", "8080", "-h", "/")

@@ -272,8 +272,18 @@ func (a *Activities) VMAllocateNICs(ctx context.Context, p activities.VMAllocPar
 		n := models.VMNic{UUID: uuid, VMInstanceUUID: p.P.VMUUID, L3NetworkUUID: l3, MAC: customMAC(p.P.SystemTags, l3, macFor(uuid)),
 			HypervisorType: h.HypervisorType, IPVersion: 4, DriverType: "virtio",
 			InternalName: fmt.Sprintf("vnic%d.%d", i, i), DeviceID: i, Type: "VNIC", State: models.StateEnabled, CreateDate: now, LastOpDate: now}
-		if err := a.Store.Insert(ctx, store.ResVMNic, &n); err != nil && models.AsError(err).Kind != models.KindConflict {
+		err := a.Store.Insert(ctx, store.ResVMNic, &n)
+		if err == nil {
+			continue
+		}
+		if models.AsError(err).Kind != models.KindConflict {
 			return wrap(err)
+		}
+		// A retried step finds its NIC; anything else that conflicts is
+		// another NIC holding the MAC (a custom MAC raced by another VM).
+		var had models.VMNic
+		if gerr := a.Store.Get(ctx, store.ResVMNic, uuid, &had); gerr != nil || had.VMInstanceUUID != p.P.VMUUID {
+			return wrap(models.Conflict("mac address %s of the vm's nic on l3 network[uuid:%s] is already used by another nic", n.MAC, l3))
 		}
 	}
 	return nil

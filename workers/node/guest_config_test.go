@@ -79,9 +79,11 @@ func TestKVMGuestConfig(t *testing.T) {
 
 	// The guest reads its config drive.
 	b.console(vmUUID, "zcloud-cidata vdb meta-data network-config user-data", 2*time.Minute)
-	out := b.console(vmUUID, "zcloud-cidata-user-data: final_message: zcloud-userdata-ok", time.Minute)
+	// The guest prints meta-data, user-data, then network-config: wait for
+	// the last file's line, so that the others are all on the console.
+	out := b.console(vmUUID, "zcloud-cidata-network-config:       macaddress: \""+mac+"\"", time.Minute)
 	for _, want := range []string{"zcloud-cidata-meta-data: instance-id: " + vmUUID, "zcloud-cidata-meta-data: local-hostname: guest-01",
-		"zcloud-cidata-meta-data:   - \"" + key + "\"", "zcloud-cidata-network-config:       macaddress: \"" + mac + "\""} {
+		"zcloud-cidata-meta-data:   - \"" + key + "\"", "zcloud-cidata-user-data: final_message: zcloud-userdata-ok"} {
 		require.Contains(t, out, want)
 	}
 

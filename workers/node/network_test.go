@@ -5,22 +5,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/zcloud/zcloud/models/store/storetest"
 )
 
 // TestNetworkResources drives the networking control plane through the REST
 // API: VLAN and VXLAN L2s with VNI allocation, network services on an L3,
 // security groups with rules and members, and the errors of bad input.
 func TestNetworkResources(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { networkResources(t, newEnv(t)) })
-	t.Run("mariadb", func(t *testing.T) {
-		dsn := storetest.MySQLDSN(t)
-		if dsn == "" {
-			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
-		}
-		networkResources(t, newEnvOn(t, dsn))
-	})
+	onBothStores(t, networkResources)
 }
 
 func networkResources(t *testing.T, e *env) {

@@ -151,18 +151,24 @@ func (e *env) assertClean(in infra) {
 	}
 }
 
-// TestContractLifecycle drives the API as zstack-sdk-go does, from login to
-// a running VM and back to expunged, on SQLite and (when make test provides
-// one) on MariaDB.
-func TestContractLifecycle(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { contractLifecycle(t, newEnv(t)) })
+// onBothStores runs fn on an env over SQLite and, when make test provides
+// one, over MariaDB.
+func onBothStores(t *testing.T, fn func(*testing.T, *env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t)) })
 	t.Run("mariadb", func(t *testing.T) {
 		dsn := storetest.MySQLDSN(t)
 		if dsn == "" {
 			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
 		}
-		contractLifecycle(t, newEnvOn(t, dsn))
+		fn(t, newEnvOn(t, dsn))
 	})
+}
+
+// TestContractLifecycle drives the API as zstack-sdk-go does, from login to
+// a running VM and back to expunged, on SQLite and (when make test provides
+// one) on MariaDB.
+func TestContractLifecycle(t *testing.T) {
+	onBothStores(t, contractLifecycle)
 }
 
 func contractLifecycle(t *testing.T, e *env) {

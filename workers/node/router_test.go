@@ -688,14 +688,7 @@ func routerAppliance(t *testing.T, l *routerLab) {
 // service are checked in the database layer and a refused change leaves
 // nothing behind.
 func TestRouterAPIValidation(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { routerAPIValidation(t, newEnv(t)) })
-	t.Run("mariadb", func(t *testing.T) {
-		dsn := storetest.MySQLDSN(t)
-		if dsn == "" {
-			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
-		}
-		routerAPIValidation(t, newEnvOn(t, dsn))
-	})
+	onBothStores(t, routerAPIValidation)
 }
 
 func routerAPIValidation(t *testing.T, e *env) {

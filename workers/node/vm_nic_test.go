@@ -86,6 +86,14 @@ func TestVMNicAttachDetach(t *testing.T) {
 	ip := netip.MustParseAddr(nic["ip"].(string))
 	require.True(t, rng.Contains(ip) && ip.Compare(netip.MustParseAddr("10.20.0.10")) >= 0 &&
 		ip.Compare(netip.MustParseAddr("10.20.0.20")) <= 0, "ip %s from the range", ip)
+	// Addresses of the range other than the one the NIC got at random, for
+	// static attaches that must not collide with it.
+	var spare []string
+	for a := netip.MustParseAddr("10.20.0.10"); a.Compare(netip.MustParseAddr("10.20.0.20")) <= 0; a = a.Next() {
+		if a != ip {
+			spare = append(spare, a.String())
+		}
+	}
 	require.EqualValues(t, 1, nic["deviceId"])
 	nicUUID := nic["uuid"].(string)
 	plugged, ok := onHost(vmUUID)[nicUUID]
@@ -115,7 +123,7 @@ func TestVMNicAttachDetach(t *testing.T) {
 
 	// A failing hot-plug undoes the records and frees the address.
 	drv.InjectFailure(hostapi.ActAttachNIC, "boom at plug")
-	_, err = attach(otherUUID, l3b, map[string]any{"staticIp": "10.20.0.15"})
+	_, err = attach(otherUUID, l3b, map[string]any{"staticIp": spare[5]})
 	drv.ClearFailures()
 	require.ErrorContains(t, err, "boom at plug")
 	require.Len(t, nics(otherUUID), 1)
@@ -154,13 +162,13 @@ func TestVMNicAttachDetach(t *testing.T) {
 	// system tag).
 	_, err = c.Action("vm-instances", vmUUID, "stopVmInstance", map[string]any{"type": "cold"})
 	require.NoError(t, err)
-	nic, err = attach(vmUUID, l3b, map[string]any{}, "staticIp::"+l3b+"::10.20.0.12")
+	nic, err = attach(vmUUID, l3b, map[string]any{}, "staticIp::"+l3b+"::"+spare[2])
 	require.NoError(t, err)
-	require.Equal(t, "10.20.0.12", nic["ip"])
+	require.Equal(t, spare[2], nic["ip"])
 	_, err = c.Action("vm-instances", vmUUID, "startVmInstance", map[string]any{})
 	require.NoError(t, err)
 	started, ok := onHost(vmUUID)[nic["uuid"].(string)]
 	require.True(t, ok, "the started domain has the nic")
-	require.Equal(t, "10.20.0.12", started.IP)
+	require.Equal(t, spare[2], started.IP)
 	require.Equal(t, 2, usedIPs())
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zcloud/zcloud/api/apitest"
-	"github.com/zcloud/zcloud/models/store/storetest"
 )
 
 // vrouterServices gives an L3 the VirtualRouter provider's DHCP, DNS and
@@ -42,14 +41,7 @@ func vrouterServices(t *testing.T, c *apitest.Client, l3 string) {
 // that does get made (one for five VMs) is proven on the real agent
 // (TestRouterAppliance).
 func TestVRouterOnDemandSim(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { vrouterOnDemandSim(t, newEnv(t)) })
-	t.Run("mariadb", func(t *testing.T) {
-		dsn := storetest.MySQLDSN(t)
-		if dsn == "" {
-			t.Skip("ZCLOUD_TEST_MYSQL_DSN not set (make test sets it)")
-		}
-		vrouterOnDemandSim(t, newEnvOn(t, dsn))
-	})
+	onBothStores(t, vrouterOnDemandSim)
 }
 
 func vrouterOnDemandSim(t *testing.T, e *env) {

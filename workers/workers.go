@@ -61,6 +61,7 @@ func RegisterControlPlane(w worker.Registry, acts *db.Activities) {
 		workflows.ChangeVMCompute:      workflows.ChangeVMComputeWorkflow,
 		workflows.AttachVMNIC:          workflows.AttachVMNICWorkflow,
 		workflows.DetachVMNIC:          workflows.DetachVMNICWorkflow,
+		workflows.GC:                   workflows.GCWorkflow,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -62,6 +62,11 @@ func CreateImageFromVolumeWorkflow(ctx workflow.Context, p activities.ImageFromV
 			return res, err
 		}
 	}
+	for _, t := range src.Targets {
+		if t.Agent {
+			refreshBSCapacity(ctx, t.BSUUID)
+		}
+	}
 	return inventory(ctx, "Image", p.ImageUUID, "inventory")
 }
 
@@ -269,6 +274,9 @@ func expungeImage(ctx workflow.Context, imageUUID string, refs []activities.Imag
 		}
 		if err := local(ctx, activities.ImageDeleteRef, activities.ImageRefParams{ImageUUID: imageUUID, BSUUID: r.BSUUID}, nil); err != nil {
 			return err
+		}
+		if r.Agent {
+			refreshBSCapacity(ctx, r.BSUUID)
 		}
 	}
 	return nil

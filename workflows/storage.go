@@ -144,6 +144,9 @@ func AddImageWorkflow(ctx workflow.Context, p activities.AddImageParams) (res ac
 			return res, err
 		}
 	}
+	for _, bs := range rec.AgentBSes {
+		refreshBSCapacity(ctx, bs)
+	}
 	return inventory(ctx, "Image", p.ImageUUID, "inventory")
 }
 

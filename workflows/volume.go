@@ -171,9 +171,9 @@ func DetachDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 	return inventory(ctx, "Volume", p.VolumeUUID, "inventory")
 }
 
-// DeleteDataVolumeWorkflow deletes a data volume per vm.deletionPolicy's
-// rule for volumes: detached first, then Deleted (recoverable), or expunged
-// at once with Direct.
+// DeleteDataVolumeWorkflow deletes a data volume per volume.deletionPolicy:
+// detached first, then Deleted (recoverable; the garbage collector expunges
+// it after volume.expungePeriod), or expunged at once with Direct.
 func DeleteDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activities.Result, err error) {
 	vi, err := volumeInfo(ctx, p.VolumeUUID)
 	if err != nil {
@@ -191,7 +191,12 @@ func DeleteDataVolumeWorkflow(ctx workflow.Context, p VolumeOpParams) (res activ
 		}
 	}
 	var policy string
-	if err = local(ctx, activities.DeletePolicy, activities.VMRef{}, &policy); err != nil {
+	policyStep, policyArg := activities.DeletePolicy, any(activities.VMRef{})
+	if workflow.GetVersion(ctx, "2026-12-06-volume-deletion-policy", workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		// volume.deletionPolicy (ZStack's), no longer vm.deletionPolicy.
+		policyStep, policyArg = activities.VolumeDeletePolicy, activities.VolumeRef{VolumeUUID: p.VolumeUUID}
+	}
+	if err = local(ctx, policyStep, policyArg, &policy); err != nil {
 		return res, err
 	}
 	if policy == models.DeletePolicyDirect || vi.HostUUID == "" {

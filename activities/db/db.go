@@ -105,6 +105,7 @@ func (a *Activities) Register(w worker.Registry) {
 	a.registerStorageLifecycle(w)
 	a.registerVRouter(w)
 	a.registerTags(w)
+	a.registerGC(w)
 }
 
 // wrap turns a ZCloud error into a non-retryable ApplicationError carrying

@@ -22,7 +22,7 @@ var hostConfigs = []models.GlobalConfig{
 
 // EnsureGlobalConfigs registers the global configs this package reads.
 func (a *Activities) EnsureGlobalConfigs(ctx context.Context) error {
-	for _, g := range slices.Concat(hostConfigs, guestConfigs, capacityConfigs) {
+	for _, g := range slices.Concat(hostConfigs, guestConfigs, capacityConfigs, gcConfigs()) {
 		if err := a.Store.EnsureGlobalConfig(ctx, g); err != nil {
 			return err
 		}

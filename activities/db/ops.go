@@ -606,5 +606,6 @@ func updateGlobalConfig(ctx context.Context, a *Activities, args map[string]any,
 	if err := a.Store.SetGlobalConfig(ctx, cat, name, value); err != nil {
 		return activities.Result{}, err
 	}
+	a.wakeGC(ctx, cat, name)
 	return result("inventory", models.GlobalConfig{Category: cat, Name: name, Value: value})
 }

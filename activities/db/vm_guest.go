@@ -44,6 +44,9 @@ func ValidateGlobalConfig(category, name, value string) error {
 	if err := validateCapacityConfig(category, name, value); err != nil {
 		return err
 	}
+	if err := validateGCConfig(category, name, value); err != nil {
+		return err
+	}
 	if category == activities.CPUModeCategory && name == activities.CPUModeConfig && !slices.Contains(cpuModes, value) {
 		return models.Invalid("global config %s.%s: value [%s] is not one of %s", category, name, value,
 			strings.Join(cpuModes, ", ")).WithCode(models.CodeInvalidArgument)

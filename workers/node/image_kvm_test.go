@@ -30,7 +30,8 @@ func qemuIO(t *testing.T, path string, cmds ...string) {
 // volume made of it holding the same data; a template of a snapshot
 // holding the data as it was then; a failed upload leaving no record and
 // no file; delete, recover and expunge with the file gone from the backup
-// storage.
+// storage; the backup storage's availableCapacity following an image add
+// and expunge.
 func TestKVMImages(t *testing.T) {
 	b := newKVMBed(t, 1)
 	c := b.c
@@ -152,6 +153,7 @@ func TestKVMImages(t *testing.T) {
 	require.ErrorContains(t, err, "0 inventories", "the image is gone")
 	// The volume made of it lives on: its host cached the image.
 	qemuIO(t, smade["installPath"].(string), "read -P 0x5a 0 1M")
+	checkBSCapacity(t, b, bs, bsDir)
 
 	checkSftpBackupStorage(t, b, sftpCase{zone: zone, l3: l3, offering: offering, imageURL: imageURL, root: root})
 }

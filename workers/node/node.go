@@ -150,6 +150,9 @@ func (n *Node) start(ctx context.Context, cfg Config) (err error) {
 		if err = aliyun.StartSyncLoops(ctx, n.Temporal, n.Store); err != nil {
 			return err
 		}
+		if err = startGC(ctx, n.Temporal); err != nil {
+			return err
+		}
 	}
 	if cfg.Listen != "" {
 		n.API, err = api.New(api.Options{Store: n.Store, Temporal: n.Temporal, Logger: cfg.Logger,

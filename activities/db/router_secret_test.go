@@ -10,12 +10,11 @@ import (
 	"github.com/zcloud/zcloud/models/store"
 )
 
-// TestRouterPSKSealing: a stored pre-shared key leaves for a host only
-// sealed to the key its agent reported; a host without a key, or a control
-// plane without a secret key, gets an error and never the key in clear.
-func TestRouterPSKSealing(t *testing.T) {
-	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite::memory:")
+// withSecrets gives activities on an in-memory store with a control-plane
+// secret key.
+func withSecrets(t *testing.T) (*Activities, *store.Store, *secret.ControlPlane) {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite::memory:")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	key := make([]byte, secret.KeySize)
@@ -23,7 +22,15 @@ func TestRouterPSKSealing(t *testing.T) {
 	require.NoError(t, err)
 	cp, err := secret.NewControlPlane(key)
 	require.NoError(t, err)
-	a := &Activities{Store: st, Secrets: cp}
+	return &Activities{Store: st, Secrets: cp}, st, cp
+}
+
+// TestRouterPSKSealing: a stored pre-shared key leaves for a host only
+// sealed to the key its agent reported; a host without a key, or a control
+// plane without a secret key, gets an error and never the key in clear.
+func TestRouterPSKSealing(t *testing.T) {
+	ctx := t.Context()
+	a, st, cp := withSecrets(t)
 
 	// The API seals to the control plane; the change keeps it encrypted.
 	sealed, err := secret.Seal(cp.PublicKey(), secret.ControlPlaneSealInfo, "s3cret-psk")

@@ -23,15 +23,7 @@ import (
 // control plane without a secret key makes no key at all.
 func TestSftpKeySealing(t *testing.T) {
 	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite::memory:")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	key := make([]byte, secret.KeySize)
-	_, err = rand.Read(key)
-	require.NoError(t, err)
-	cp, err := secret.NewControlPlane(key)
-	require.NoError(t, err)
-	a := &Activities{Store: st, Secrets: cp}
+	a, st, _ := withSecrets(t)
 
 	bsUUID, imgUUID := models.NewUUID(), models.NewUUID()
 	bs := models.BackupStorage{Base: models.Base{UUID: bsUUID, Name: "sftp"}, URL: "/bs", Type: SftpType, State: models.StateEnabled,

@@ -79,6 +79,26 @@ func (e *env) mustCreate(path string, params map[string]any) string {
 	return inv["uuid"].(string)
 }
 
+// count counts the rows of table matching where.
+func (e *env) count(table, where string, args ...any) int {
+	e.t.Helper()
+	n, err := e.n.Store.Count(context.Background(), table, where, args...)
+	require.NoError(e.t, err)
+	return n
+}
+
+// publicL3 makes a public L3 (198.51.100.0/24) on a NoVlan L2 attached
+// to the infra's cluster, as routers need.
+func (e *env) publicL3(in infra) string {
+	e.t.Helper()
+	pubL2 := e.mustCreate("l2-networks/no-vlan", map[string]any{"name": "pub", "zoneUuid": in.zone, "physicalInterface": "eth1"})
+	_, err := e.c.Call("POST", "v1/l2-networks/"+pubL2+"/clusters/"+in.cluster, map[string]any{})
+	require.NoError(e.t, err)
+	public := e.mustCreate("l3-networks", map[string]any{"name": "public", "l2NetworkUuid": pubL2, "category": "Public"})
+	e.mustCreate("l3-networks/"+public+"/ip-ranges/by-cidr", map[string]any{"name": "pub", "networkCidr": "198.51.100.0/24"})
+	return public
+}
+
 func (e *env) buildInfra(hosts int) infra { return e.buildInfraN(hosts) }
 
 // buildInfraN adds the hosts ten at a time.

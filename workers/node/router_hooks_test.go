@@ -21,16 +21,8 @@ func TestRouterNetworkHooks(t *testing.T) {
 	in := e.buildInfra(1)
 	c := e.c
 	ctx := context.Background()
-	count := func(table, where string, args ...any) int {
-		n, err := e.n.Store.Count(ctx, table, where, args...)
-		require.NoError(t, err)
-		return n
-	}
-	pubL2 := e.mustCreate("l2-networks/no-vlan", map[string]any{"name": "pub", "zoneUuid": in.zone, "physicalInterface": "eth1"})
-	_, err := c.Call("POST", "v1/l2-networks/"+pubL2+"/clusters/"+in.cluster, map[string]any{})
-	require.NoError(t, err)
-	public := e.mustCreate("l3-networks", map[string]any{"name": "public", "l2NetworkUuid": pubL2, "category": "Public"})
-	e.mustCreate("l3-networks/"+public+"/ip-ranges/by-cidr", map[string]any{"name": "pub", "networkCidr": "198.51.100.0/24"})
+	count := e.count
+	public := e.publicL3(in)
 
 	// A stopped router with its public NIC, then the VPC L3 attached to it
 	// through the API.
@@ -41,7 +33,7 @@ func TestRouterNetworkHooks(t *testing.T) {
 		ApplianceVMType: models.ApplianceVpcRouter, Type: models.ApplianceVMType, State: models.VMStopped, Status: "Disconnected"},
 		models.RouterNic{UUID: models.NewUUID(), VMInstanceUUID: router, L3NetworkUUID: public, IP: "198.51.100.9", MAC: "fa:00:00:00:00:09",
 			Netmask: "255.255.255.0", Gateway: "198.51.100.1", IPVersion: 4, Type: "VNIC", State: models.StateEnabled, CreateDate: now, LastOpDate: now}, ""))
-	_, err = c.Call("POST", "v1/vm-instances/"+router+"/l3-networks/"+in.l3, map[string]any{"params": map[string]any{}})
+	_, err := c.Call("POST", "v1/vm-instances/"+router+"/l3-networks/"+in.l3, map[string]any{"params": map[string]any{}})
 	require.NoError(t, err)
 
 	vm, err := c.Create("vm-instances", e.vmParams(in, "vm"))

@@ -694,16 +694,8 @@ func TestRouterAPIValidation(t *testing.T) {
 func routerAPIValidation(t *testing.T, e *env) {
 	in := e.buildInfra(1)
 	c := e.c
-	count := func(table, where string, args ...any) int {
-		n, err := e.n.Store.Count(context.Background(), table, where, args...)
-		require.NoError(t, err)
-		return n
-	}
-	pubL2 := e.mustCreate("l2-networks/no-vlan", map[string]any{"name": "pub", "zoneUuid": in.zone, "physicalInterface": "eth1"})
-	_, err := c.Call("POST", "v1/l2-networks/"+pubL2+"/clusters/"+in.cluster, map[string]any{})
-	require.NoError(t, err)
-	public := e.mustCreate("l3-networks", map[string]any{"name": "public", "l2NetworkUuid": pubL2, "category": "Public"})
-	e.mustCreate("l3-networks/"+public+"/ip-ranges/by-cidr", map[string]any{"name": "pub", "networkCidr": "198.51.100.0/24"})
+	count := e.count
+	public := e.publicL3(in)
 
 	vro := e.mustCreate("instance-offerings/virtual-routers", map[string]any{"name": "vro", "zoneUuid": in.zone, "managementNetworkUuid": public,
 		"imageUuid": in.image, "cpuNum": 1, "memorySize": int64(256) << 20})

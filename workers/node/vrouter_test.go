@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,22 +46,14 @@ func TestVRouterOnDemandSim(t *testing.T) {
 func vrouterOnDemandSim(t *testing.T, e *env) {
 	in := e.buildInfra(1)
 	c := e.c
-	count := func(table, where string, args ...any) int {
-		n, err := e.n.Store.Count(context.Background(), table, where, args...)
-		require.NoError(t, err)
-		return n
-	}
-	pubL2 := e.mustCreate("l2-networks/no-vlan", map[string]any{"name": "pub", "zoneUuid": in.zone, "physicalInterface": "eth1"})
-	_, err := c.Call("POST", "v1/l2-networks/"+pubL2+"/clusters/"+in.cluster, map[string]any{})
-	require.NoError(t, err)
-	public := e.mustCreate("l3-networks", map[string]any{"name": "public", "l2NetworkUuid": pubL2, "category": "Public"})
-	e.mustCreate("l3-networks/"+public+"/ip-ranges/by-cidr", map[string]any{"name": "pub", "networkCidr": "198.51.100.0/24"})
+	count := e.count
+	public := e.publicL3(in)
 	vrouterServices(t, c, in.l3)
 
 	// A non-default offering is not taken.
 	plain := e.mustCreate("instance-offerings/virtual-routers", map[string]any{"name": "plain", "zoneUuid": in.zone,
 		"managementNetworkUuid": public, "imageUuid": in.image, "cpuNum": 1, "memorySize": int64(256) << 20})
-	_, err = c.Create("vm-instances", e.vmParams(in, "vm"))
+	_, err := c.Create("vm-instances", e.vmParams(in, "vm"))
 	require.ErrorContains(t, err, "please at least create a default virtual router offering in that zone")
 	require.ErrorContains(t, err, "SYS.1006")
 	e.assertClean(in)

@@ -60,8 +60,8 @@ func queryTray(t *testing.T, d *Driver, vmUUID string) string {
 	return file
 }
 
-// TestGuestISO inserts an ISO into a running real QEMU guest's CD-ROM and
-// ejects it (QMP query-block shows the media), and starts a guest with the
+// TestGuestISO inserts an ISO into a running (booted) real QEMU guest's
+// CD-ROM and ejects it (QMP query-block shows the media), and starts a guest with the
 // ISO in and CD-ROM first in the boot order.
 func TestGuestISO(t *testing.T) {
 	needSystemLibvirt(t)
@@ -78,6 +78,12 @@ func TestGuestISO(t *testing.T) {
 	_, err = d.CreateVM(ctx, vm, true)
 	require.NoError(t, err)
 	require.Empty(t, queryTray(t, d, vm.UUID), "the drive starts empty")
+	// The media change is made once the guest is up. While it boots, its
+	// init opens every block device (findfs), and Linux closes an open,
+	// empty tray when the drive is opened (autoclose): under TCG that raced
+	// libvirt's open-tray/remove/insert for longer than the driver retries
+	// (CI, twice).
+	waitConsole(t, d, vm.UUID, firstHeartbeat, 1)
 
 	start := time.Now()
 	require.NoError(t, d.AttachISO(ctx, vm.UUID, iso))

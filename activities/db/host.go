@@ -30,6 +30,17 @@ func (a *Activities) EnsureGlobalConfigs(ctx context.Context) error {
 	return nil
 }
 
+// ValidateGlobalConfig checks a new value of a global config whose values
+// this package knows (each area's validator); others are taken as they are.
+func ValidateGlobalConfig(category, name, value string) error {
+	for _, validate := range []func(category, name, value string) error{validateGuestConfig, validateCapacityConfig, validateGCConfig} {
+		if err := validate(category, name, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (a *Activities) intConfig(ctx context.Context, cat, name string, def int) int {
 	n, err := strconv.Atoi(a.Store.GlobalConfigValue(ctx, cat, name, strconv.Itoa(def)))
 	if err != nil {

@@ -38,15 +38,8 @@ func (a *Activities) registerVMGuest(w worker.Registry) {
 	}
 }
 
-// ValidateGlobalConfig checks a new value of a global config this package
-// knows the values of; others are taken as they are.
-func ValidateGlobalConfig(category, name, value string) error {
-	if err := validateCapacityConfig(category, name, value); err != nil {
-		return err
-	}
-	if err := validateGCConfig(category, name, value); err != nil {
-		return err
-	}
+// validateGuestConfig refuses a vCPU mode that is not one of cpuModes.
+func validateGuestConfig(category, name, value string) error {
 	if category == activities.CPUModeCategory && name == activities.CPUModeConfig && !slices.Contains(cpuModes, value) {
 		return models.Invalid("global config %s.%s: value [%s] is not one of %s", category, name, value,
 			strings.Join(cpuModes, ", ")).WithCode(models.CodeInvalidArgument)

@@ -254,21 +254,32 @@ func describe(ctx context.Context, path, id string) (meta, error) {
 	if err != nil {
 		return meta{}, err
 	}
-	f, err := os.Open(path)
+	n, h, err := hashFile(ctx, path, id)
 	if err != nil {
-		return meta{}, fmt.Errorf("image %s: %w", id, err)
-	}
-	defer f.Close()
-	h := newHasher()
-	n, err := copyCtx(ctx, h, f)
-	if err != nil {
-		return meta{}, fmt.Errorf("hash image %s: %w", id, err)
+		return meta{}, err
 	}
 	md5Sum, sha := h.sums()
 	return meta{
 		ImageUUID: id, Format: info.format, Size: info.virtualSize, ActualSize: n,
 		MD5Sum: md5Sum, SHA256Sum: sha, CreatedAt: time.Now().UTC(),
 	}, nil
+}
+
+// hashFile reads the file at path (of image id) through a hasher and
+// returns its length and the hasher; a missing file's error wraps
+// fs.ErrNotExist.
+func hashFile(ctx context.Context, path, id string) (int64, *hasher, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, nil, fmt.Errorf("image %s: %w", id, err)
+	}
+	defer f.Close()
+	h := newHasher()
+	n, err := copyCtx(ctx, h, f)
+	if err != nil {
+		return 0, nil, fmt.Errorf("hash image %s: %w", id, err)
+	}
+	return n, h, nil
 }
 
 // commit makes the complete file at partial image id: it inspects it,

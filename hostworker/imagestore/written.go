@@ -3,7 +3,6 @@ package imagestore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
@@ -18,18 +17,12 @@ import (
 // lock. A file that does not match is removed: the host writes it anew.
 func (s *Store) importWritten(ctx context.Context, id string, want bsapi.WrittenFile) (meta, error) {
 	partial := s.partialPath(id)
-	f, err := os.Open(partial)
+	n, h, err := hashFile(ctx, partial, id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return meta{}, models.NotFound("image %s was not written to %s", id, bsapi.PartialFile(id))
 	}
 	if err != nil {
-		return meta{}, fmt.Errorf("image %s: %w", id, err)
-	}
-	defer f.Close()
-	h := newHasher()
-	n, err := copyCtx(ctx, h, f)
-	if err != nil {
-		return meta{}, fmt.Errorf("hash image %s: %w", id, err)
+		return meta{}, err
 	}
 	if md5Sum, _ := h.sums(); n != want.ActualSize || md5Sum != want.MD5Sum {
 		_ = os.Remove(partial)
